@@ -1,0 +1,131 @@
+import { randomUUID } from 'node:crypto';
+import { DataSource, In } from 'typeorm';
+import type {
+  CatalogStatus,
+  HostCatalog,
+  HostEvent,
+  HostEvents,
+  HostNotification,
+  HostNotifier,
+  HostProductInput,
+  HostProductRef,
+  HostProductResult,
+  ProductTypeDefinition,
+} from '../../src/host/ports';
+import { HostEventRow, HostNotificationRow, HostProductRow, HostProductTypeRow } from './host.entities';
+
+const now = () => new Date().toISOString();
+
+/** Is this error a unique-key violation, on any of the three databases? */
+export function isUniqueViolation(error: unknown): boolean {
+  const e = error as { code?: string; errno?: number; driverError?: { code?: string; errno?: number } };
+  const code = e.driverError?.code ?? e.code;
+  const errno = e.driverError?.errno ?? e.errno;
+  return code === '23505' || code === 'ER_DUP_ENTRY' || errno === 1062 || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+/** The reference host's catalog: products per instance, admin-owned fields never touched by updates. */
+export class ReferenceHostCatalog implements HostCatalog {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly defaultCurrency: string,
+  ) {}
+
+  async upsertProductType(definition: ProductTypeDefinition): Promise<void> {
+    await this.dataSource
+      .getRepository(HostProductTypeRow)
+      .save({ code: definition.code, name: definition.name, definition: JSON.stringify(definition), updatedAt: now() });
+  }
+
+  async upsertProducts(items: HostProductInput[]): Promise<HostProductResult[]> {
+    return this.dataSource.transaction(async (em) => {
+      const repo = em.getRepository(HostProductRow);
+      const results: HostProductResult[] = [];
+      for (const item of items) {
+        const existing = await repo.findOneBy({ instanceId: item.instanceId, code: item.code });
+        const owned = {
+          name: item.name,
+          description: item.description,
+          productType: item.productType,
+          properties: JSON.stringify(item.properties),
+          catalogStatus: item.catalogStatus,
+          returnable: item.returnable,
+          minQuantity: item.minQuantity,
+          maxQuantity: item.maxQuantity,
+          sellable: item.catalogStatus !== 'discontinued',
+          updatedAt: now(),
+        };
+        if (existing) {
+          await repo.update({ id: existing.id }, owned);
+          results.push({ instanceId: item.instanceId, code: item.code, hostProductId: existing.id, created: false });
+        } else {
+          const id = randomUUID();
+          await repo.insert({
+            id,
+            instanceId: item.instanceId,
+            code: item.code,
+            ...owned,
+            active: item.defaults.active,
+            published: item.defaults.published,
+            priceMinor: item.defaults.priceMinor,
+            currency: item.currency || this.defaultCurrency,
+            createdAt: now(),
+          });
+          results.push({ instanceId: item.instanceId, code: item.code, hostProductId: id, created: true });
+        }
+      }
+      return results;
+    });
+  }
+
+  async setProductsStatus(refs: HostProductRef[], status: { catalogStatus: CatalogStatus; sellable: boolean }): Promise<void> {
+    const byInstance = new Map<string, string[]>();
+    for (const ref of refs) byInstance.set(ref.instanceId, [...(byInstance.get(ref.instanceId) ?? []), ref.code]);
+    for (const [instanceId, codes] of byInstance) {
+      await this.dataSource
+        .getRepository(HostProductRow)
+        .update({ instanceId, code: In(codes) }, { catalogStatus: status.catalogStatus, sellable: status.sellable, updatedAt: now() });
+    }
+  }
+}
+
+/** Stores what the plugin asks the host to send; a dedupe key is stored (and so sent) once. */
+export class ReferenceHostNotifier implements HostNotifier {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async send(notification: HostNotification): Promise<void> {
+    try {
+      await this.dataSource.getRepository(HostNotificationRow).insert({
+        id: randomUUID(),
+        template: notification.template,
+        toAccountId: notification.to.accountId,
+        to: JSON.stringify(notification.to),
+        locale: notification.locale,
+        data: JSON.stringify(notification.data),
+        dedupeKey: notification.dedupeKey,
+        createdAt: now(),
+      });
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+    }
+  }
+}
+
+/** Stores the plugin's events; a re-delivered event id is stored once. */
+export class ReferenceHostEvents implements HostEvents {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async publish(event: HostEvent): Promise<void> {
+    try {
+      await this.dataSource.getRepository(HostEventRow).insert({
+        id: event.id,
+        name: event.name,
+        payload: JSON.stringify(event.payload),
+        occurredAt: event.occurredAt,
+        receivedAt: now(),
+      });
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+    }
+  }
+}

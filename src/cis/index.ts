@@ -1,0 +1,32 @@
+export {
+  DEFAULT_AUTHORITY_HOST,
+  certificateThumbprints,
+  resolveCisConnection,
+  type CisCertificateMaterial,
+  type CisConnection,
+  type ResolvedCisConnection,
+} from './cis-connection';
+export { CisClient, type CisCallOptions, type CisClientOptions, type CisMarket } from './cis-client';
+export { CIS_CLIENT_OPTIONS, CisClientFactory } from './cis-client.factory';
+export {
+  AAD_ERROR_CODES,
+  CisError,
+  VENDOR_ERROR_CODES,
+  isTransientCisError,
+  type CisErrorInfo,
+} from './cis-errors';
+export {
+  DEFAULT_CIS_TIMEOUT_MS,
+  DEFAULT_CLIENT_RETRY,
+  CisShapeError,
+  type CisRequest,
+  type CisResponse,
+  type CisRetryOptions,
+} from './cis-http';
+export {
+  DEFAULT_RETRY_POLICY,
+  backoffDelayMs,
+  parseRetryAfterMs,
+  type BackoffOptions,
+  type RetryPolicy,
+} from './retry-policy';

@@ -1,0 +1,175 @@
+/**
+ * The plugin's one error vocabulary. Every refusal the plugin answers, logs or stores on a row carries one
+ * of these codes; the HTTP status and the sentence a person can act on live beside it, in one place.
+ */
+export enum EsdErrorCode {
+  // Input and access
+  VALIDATION_FAILED = 'VALIDATION_FAILED',
+  UNAUTHENTICATED = 'UNAUTHENTICATED',
+  FORBIDDEN = 'FORBIDDEN',
+  NOT_FOUND = 'NOT_FOUND',
+  CONFLICT = 'CONFLICT',
+
+  // Module options and host compatibility (boot time)
+  INVALID_MODULE_OPTIONS = 'INVALID_MODULE_OPTIONS',
+  HOST_API_INCOMPATIBLE = 'HOST_API_INCOMPATIBLE',
+  JOB_HANDLERS_INCONSISTENT = 'JOB_HANDLERS_INCONSISTENT',
+
+  // CIS authentication (Microsoft identity platform)
+  CIS_AUTH_UNKNOWN_CLIENT = 'CIS_AUTH_UNKNOWN_CLIENT',
+  CIS_AUTH_UNKNOWN_TENANT = 'CIS_AUTH_UNKNOWN_TENANT',
+  CIS_AUTH_CERTIFICATE_NOT_TRUSTED = 'CIS_AUTH_CERTIFICATE_NOT_TRUSTED',
+  CIS_AUTH_BAD_SIGNATURE = 'CIS_AUTH_BAD_SIGNATURE',
+  CIS_AUTH_ASSERTION_EXPIRED = 'CIS_AUTH_ASSERTION_EXPIRED',
+  CIS_AUTH_INVALID_RESOURCE = 'CIS_AUTH_INVALID_RESOURCE',
+  CIS_AUTH_AUTHORITY_UNREACHABLE = 'CIS_AUTH_AUTHORITY_UNREACHABLE',
+  CIS_AUTH_FAILED = 'CIS_AUTH_FAILED',
+
+  // CIS API calls
+  CIS_UNAVAILABLE = 'CIS_UNAVAILABLE',
+  CIS_TIMEOUT = 'CIS_TIMEOUT',
+  CIS_RATE_LIMITED = 'CIS_RATE_LIMITED',
+  CIS_MALFORMED_RESPONSE = 'CIS_MALFORMED_RESPONSE',
+  CIS_UNAUTHORIZED = 'CIS_UNAUTHORIZED',
+  CIS_CHANNEL_MISMATCH = 'CIS_CHANNEL_MISMATCH',
+  CIS_INVALID_REQUEST = 'CIS_INVALID_REQUEST',
+  CIS_OFFER_NOT_FOUND = 'CIS_OFFER_NOT_FOUND',
+  CIS_OFFER_DISCONTINUED = 'CIS_OFFER_DISCONTINUED',
+  CIS_QUANTITY_OUT_OF_RANGE = 'CIS_QUANTITY_OUT_OF_RANGE',
+  CIS_TOKEN_NOT_FOUND = 'CIS_TOKEN_NOT_FOUND',
+  CIS_TRANSACTION_CONFLICT = 'CIS_TRANSACTION_CONFLICT',
+  CIS_TOKEN_REDEEMED = 'CIS_TOKEN_REDEEMED',
+  CIS_RETURN_WINDOW_EXPIRED = 'CIS_RETURN_WINDOW_EXPIRED',
+  CIS_NOT_RETURNABLE = 'CIS_NOT_RETURNABLE',
+  CIS_REQUEST_FAILED = 'CIS_REQUEST_FAILED',
+  CIS_TLS_NOT_TRUSTED = 'CIS_TLS_NOT_TRUSTED',
+
+  // Infrastructure
+  DATABASE_UNAVAILABLE = 'DATABASE_UNAVAILABLE',
+  QUEUE_UNAVAILABLE = 'QUEUE_UNAVAILABLE',
+  INTERNAL = 'INTERNAL',
+}
+
+export interface EsdErrorDescription {
+  /** HTTP status the code maps to when it reaches a caller of the plugin's HTTP API. */
+  httpStatus: number;
+  /** The default sentence: what happened and what the reader can do about it. */
+  message: string;
+}
+
+export const ERROR_DESCRIPTIONS: Record<EsdErrorCode, EsdErrorDescription> = {
+  VALIDATION_FAILED: { httpStatus: 400, message: 'The request is not valid; correct the fields named.' },
+  UNAUTHENTICATED: { httpStatus: 401, message: 'Sign in first: this request carries no identity.' },
+  FORBIDDEN: { httpStatus: 403, message: 'Your role may not use this route.' },
+  NOT_FOUND: { httpStatus: 404, message: 'Nothing with that id exists for you.' },
+  CONFLICT: { httpStatus: 409, message: 'The request conflicts with the current state; reload and retry.' },
+
+  INVALID_MODULE_OPTIONS: {
+    httpStatus: 500,
+    message: 'The Microsoft ESD module options are not valid; fix the options named and restart.',
+  },
+  HOST_API_INCOMPATIBLE: {
+    httpStatus: 500,
+    message: 'This host implements a version of the host contract the plugin does not support.',
+  },
+  JOB_HANDLERS_INCONSISTENT: {
+    httpStatus: 500,
+    message: 'Every queue job needs exactly one handler; the plugin build is inconsistent.',
+  },
+
+  CIS_AUTH_UNKNOWN_CLIENT: {
+    httpStatus: 422,
+    message:
+      'Microsoft does not know this client ID in this tenant. Check the client ID and the Azure AD tenant in the instance settings.',
+  },
+  CIS_AUTH_UNKNOWN_TENANT: {
+    httpStatus: 422,
+    message: 'Microsoft does not know this Azure AD tenant. Check the tenant ID in the instance settings.',
+  },
+  CIS_AUTH_CERTIFICATE_NOT_TRUSTED: {
+    httpStatus: 422,
+    message:
+      'Microsoft does not trust this certificate for this client ID (its thumbprint is not registered). Upload the certificate registered with Microsoft for this client, or register this one.',
+  },
+  CIS_AUTH_BAD_SIGNATURE: {
+    httpStatus: 422,
+    message:
+      "Microsoft could not verify the request's signature: the private key does not belong to the registered certificate. Upload the matching certificate and private key.",
+  },
+  CIS_AUTH_ASSERTION_EXPIRED: {
+    httpStatus: 422,
+    message:
+      "Microsoft refused the sign-in because it had expired or was not yet valid. Check that this server's clock is correct (NTP), then retry.",
+  },
+  CIS_AUTH_INVALID_RESOURCE: {
+    httpStatus: 422,
+    message:
+      'Microsoft does not recognise the Resource API for this client. Check the Resource API in the instance settings.',
+  },
+  CIS_AUTH_AUTHORITY_UNREACHABLE: {
+    httpStatus: 503,
+    message:
+      'The Microsoft sign-in service could not be reached or its TLS certificate is not trusted. Check the authority host, the network, and the CA certificate if one is configured.',
+  },
+  CIS_AUTH_FAILED: {
+    httpStatus: 422,
+    message: 'Microsoft refused the sign-in. Check the tenant, client ID, certificate and Resource API.',
+  },
+
+  CIS_UNAVAILABLE: {
+    httpStatus: 503,
+    message: 'The Microsoft CIS API is unavailable right now; the plugin retries on its own.',
+  },
+  CIS_TIMEOUT: {
+    httpStatus: 503,
+    message: 'The Microsoft CIS API did not answer in time; the plugin retries on its own.',
+  },
+  CIS_RATE_LIMITED: {
+    httpStatus: 503,
+    message: 'The Microsoft CIS API asked the plugin to slow down; it retries after the wait Microsoft gave.',
+  },
+  CIS_MALFORMED_RESPONSE: {
+    httpStatus: 502,
+    message: 'The Microsoft CIS API answered with something the plugin could not read; it retries on its own.',
+  },
+  CIS_UNAUTHORIZED: {
+    httpStatus: 502,
+    message: 'The Microsoft CIS API refused the access token even after a fresh sign-in.',
+  },
+  CIS_CHANNEL_MISMATCH: {
+    httpStatus: 422,
+    message:
+      'This client ID is not allowed to act for this channel (Bill-To account). Check the channel ID in the instance settings.',
+  },
+  CIS_INVALID_REQUEST: { httpStatus: 422, message: 'The Microsoft CIS API refused the request as invalid.' },
+  CIS_OFFER_NOT_FOUND: { httpStatus: 422, message: 'Microsoft does not know this offer in this market.' },
+  CIS_OFFER_DISCONTINUED: { httpStatus: 422, message: 'Microsoft has discontinued this offer.' },
+  CIS_QUANTITY_OUT_OF_RANGE: {
+    httpStatus: 422,
+    message: "The quantity is outside the offer's minimum and maximum.",
+  },
+  CIS_TOKEN_NOT_FOUND: { httpStatus: 404, message: 'Microsoft has no token for this transaction.' },
+  CIS_TRANSACTION_CONFLICT: {
+    httpStatus: 409,
+    message: 'Microsoft already holds this transaction with different details.',
+  },
+  CIS_TOKEN_REDEEMED: {
+    httpStatus: 422,
+    message: 'The product key has been redeemed, so the license can no longer be returned.',
+  },
+  CIS_RETURN_WINDOW_EXPIRED: {
+    httpStatus: 422,
+    message: 'The return window for this license has passed.',
+  },
+  CIS_NOT_RETURNABLE: { httpStatus: 422, message: 'Microsoft does not accept returns for this offer.' },
+  CIS_REQUEST_FAILED: { httpStatus: 502, message: 'The Microsoft CIS API refused the request.' },
+  CIS_TLS_NOT_TRUSTED: {
+    httpStatus: 502,
+    message:
+      "The Microsoft CIS API's TLS certificate is not trusted. Check the Service URL and, for sandbox or pre-production endpoints, the CA certificate in the instance settings.",
+  },
+
+  DATABASE_UNAVAILABLE: { httpStatus: 503, message: 'The database is unavailable.' },
+  QUEUE_UNAVAILABLE: { httpStatus: 503, message: 'The job queue (Redis) is unavailable.' },
+  INTERNAL: { httpStatus: 500, message: 'Something went wrong inside the plugin; the operator has the details.' },
+};

@@ -1,0 +1,122 @@
+import { BullModule } from '@nestjs/bull';
+import { DynamicModule, Module } from '@nestjs/common';
+import { DiscoveryModule, RouterModule } from '@nestjs/core';
+import * as semver from 'semver';
+import { CIS_CLIENT_OPTIONS, CisClientFactory } from './cis/cis-client.factory';
+import type { CisClientOptions } from './cis/cis-client';
+import { esdDataSourceProvider } from './common/esd-data-source';
+import { EsdAccessGuard } from './common/http/access';
+import { validateModuleOptions } from './common/module-options.validation';
+import { JobHandlerCheck } from './common/queues/job-handler-check';
+import { EsdErrorCode } from './common/error-codes';
+import { EsdError } from './common/esd-error';
+import { DEFAULT_JOB_OPTIONS, ESD_OPTIONS, QUEUES } from './constants';
+import { HealthController } from './health/health.controller';
+import { HealthService } from './health/health.service';
+import { assertHostCompatible } from './host/plugin-manifest';
+import {
+  ConfigurableEsdModule,
+  ESD_ASYNC_OPTIONS_TYPE,
+  ESD_OPTIONS_TYPE,
+  RAW_ESD_OPTIONS,
+} from './microsoft-esd.module-definition';
+import type { MicrosoftEsdModuleExtras, MicrosoftEsdModuleOptions, ResolvedEsdOptions } from './microsoft-esd.options';
+
+/** Holds the validated options, so the queue registrations can read them too. */
+@Module({})
+class EsdOptionsModule {}
+
+const DEFAULT_ROUTE_PREFIX = 'esd';
+
+/** Validates the options the host gave, after checking that the host speaks a contract version we support. */
+export function resolveOptions(raw: MicrosoftEsdModuleOptions, extras: MicrosoftEsdModuleExtras): ResolvedEsdOptions {
+  if (typeof raw !== 'object' || raw === null) return validateModuleOptions(raw);
+  if (semver.valid(raw.hostApiVersion)) assertHostCompatible(raw.hostApiVersion);
+  const resolved = validateModuleOptions({
+    ...raw,
+    routePrefix: raw.routePrefix ?? extras.routePrefix,
+    worker: raw.worker ?? extras.worker,
+  });
+  const mounted = extras.routePrefix ?? DEFAULT_ROUTE_PREFIX;
+  if (resolved.routePrefix !== mounted) {
+    throw new EsdError(
+      EsdErrorCode.INVALID_MODULE_OPTIONS,
+      `routePrefix: the factory returned "${resolved.routePrefix}" but the routes were mounted under "${mounted}"; ` +
+        'pass routePrefix beside useFactory in forRootAsync.',
+    );
+  }
+  // Either place may turn the worker off: a web-only node must never process jobs.
+  if (extras.worker === false) resolved.worker = false;
+  return resolved;
+}
+
+/**
+ * The Microsoft ESD service manager. Import it once with {@link MicrosoftEsdModule.forRoot} or
+ * {@link MicrosoftEsdModule.forRootAsync}; see host contract §2.
+ */
+@Module({})
+export class MicrosoftEsdModule extends ConfigurableEsdModule {
+  static override forRoot(options: typeof ESD_OPTIONS_TYPE): DynamicModule {
+    return MicrosoftEsdModule.assemble(super.forRoot(options), {
+      routePrefix: options.routePrefix,
+      worker: options.worker,
+    });
+  }
+
+  static override forRootAsync(options: typeof ESD_ASYNC_OPTIONS_TYPE): DynamicModule {
+    return MicrosoftEsdModule.assemble(super.forRootAsync(options), {
+      routePrefix: options.routePrefix,
+      worker: options.worker,
+    });
+  }
+
+  private static assemble(base: DynamicModule, extras: MicrosoftEsdModuleExtras): DynamicModule {
+    const optionsModule: DynamicModule = {
+      module: EsdOptionsModule,
+      imports: base.imports ?? [],
+      providers: [
+        ...(base.providers ?? []),
+        {
+          provide: ESD_OPTIONS,
+          inject: [RAW_ESD_OPTIONS],
+          useFactory: (raw: MicrosoftEsdModuleOptions) => resolveOptions(raw, extras),
+        },
+      ],
+      exports: [ESD_OPTIONS],
+    };
+    const queues = BullModule.registerQueueAsync(
+      ...Object.values(QUEUES).map((name) => ({
+        name,
+        imports: [optionsModule],
+        inject: [ESD_OPTIONS],
+        useFactory: (options: ResolvedEsdOptions) => ({
+          ...(options.redis === undefined ? {} : { redis: options.redis }),
+          defaultJobOptions: { ...DEFAULT_JOB_OPTIONS },
+        }),
+      })),
+    );
+    return {
+      module: MicrosoftEsdModule,
+      imports: [
+        optionsModule,
+        queues,
+        DiscoveryModule,
+        RouterModule.register([{ path: extras.routePrefix ?? DEFAULT_ROUTE_PREFIX, module: MicrosoftEsdModule }]),
+      ],
+      controllers: [HealthController],
+      providers: [
+        esdDataSourceProvider,
+        EsdAccessGuard,
+        JobHandlerCheck,
+        HealthService,
+        {
+          provide: CIS_CLIENT_OPTIONS,
+          inject: [ESD_OPTIONS],
+          useFactory: (options: ResolvedEsdOptions): CisClientOptions => ({ timeoutMs: options.cisTimeoutMs }),
+        },
+        CisClientFactory,
+      ],
+      exports: [optionsModule, CisClientFactory, queues],
+    };
+  }
+}

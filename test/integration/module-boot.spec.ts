@@ -1,0 +1,119 @@
+import { Process, Processor, getQueueToken } from '@nestjs/bull';
+import { INestApplication, Module } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import type { Queue } from 'bull';
+import { randomBytes } from 'node:crypto';
+import request from 'supertest';
+import { DataSource } from 'typeorm';
+import { processorProvider } from '../../src/common/queues/processor-provider';
+import { QUEUES } from '../../src/constants';
+import { MicrosoftEsdModule } from '../../src/microsoft-esd.module';
+import type { MicrosoftEsdModuleOptions } from '../../src/microsoft-esd.options';
+import { ESD_ENTITIES } from '../../src/storage/entities';
+import { ESD_MIGRATIONS } from '../../src/storage/migrations';
+import { createTestDatabase, TestDatabase } from '../support/databases';
+import { requireService } from '../support/services';
+
+/** A processor the plugin's job table does not know: the boot check must name it. */
+@Processor(QUEUES.maintenance)
+class StrayProcessor {
+  @Process('not-in-the-table')
+  handle(): void {}
+}
+
+describe('MicrosoftEsdModule boot', () => {
+  let db: TestDatabase;
+  let dataSource: DataSource;
+  let redisUrl: string;
+  const apps: INestApplication[] = [];
+
+  beforeAll(async () => {
+    redisUrl = await requireService('redis');
+    db = await createTestDatabase('sqlite');
+    dataSource = new DataSource({ ...db.dataSourceOptions, entities: ESD_ENTITIES, migrations: ESD_MIGRATIONS });
+    await dataSource.initialize();
+    await dataSource.runMigrations();
+  });
+
+  afterEach(async () => {
+    while (apps.length) await apps.pop()!.close();
+  });
+
+  afterAll(async () => {
+    await dataSource.destroy();
+    await db.drop();
+  });
+
+  const options = (patch: Partial<MicrosoftEsdModuleOptions> = {}): MicrosoftEsdModuleOptions => ({
+    hostApiVersion: '1.0.0',
+    catalog: { upsertProductType: async () => undefined, upsertProducts: async () => [], setProductsStatus: async () => undefined },
+    notifier: { send: async () => undefined },
+    events: { publish: async () => undefined },
+    principal: () => undefined,
+    secretKey: randomBytes(32).toString('base64'),
+    redis: redisUrl,
+    dataSource,
+    ...patch,
+  });
+
+  async function boot(patch: Partial<MicrosoftEsdModuleOptions>, extraProviders: unknown[] = [], worker?: boolean) {
+    @Module({
+      imports: [MicrosoftEsdModule.forRootAsync({ worker, useFactory: async () => options(patch) })],
+      providers: extraProviders as never[],
+    })
+    class HostModule {}
+    const moduleRef = await Test.createTestingModule({ imports: [HostModule] }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    apps.push(app);
+    await app.init();
+    return app;
+  }
+
+  it('boots with valid options and answers health from the database and Redis', async () => {
+    const app = await boot({});
+    const response = await request(app.getHttpServer()).get('/esd/health').expect(200);
+    expect(response.body.status).toBe('ok');
+    expect(response.body.checks).toEqual(
+      expect.arrayContaining([
+        { name: 'database', status: 'ok' },
+        { name: 'redis', status: 'ok' },
+      ]),
+    );
+    expect(Object.keys(response.body.queues).sort()).toEqual(Object.values(QUEUES).sort());
+  });
+
+  it('stops the boot on a bad option, naming it', async () => {
+    await expect(boot({ notifier: {} as never })).rejects.toThrow('notifier: expected an object implementing send()');
+  });
+
+  it('refuses a host whose contract version is outside the manifest range', async () => {
+    await expect(boot({ hostApiVersion: '2.1.0' })).rejects.toThrow(/host contract 2\.1\.0.*supports host contract \^1\.0\.0/);
+  });
+
+  it('refuses a DataSource that does not know the plugin’s entities, saying what to add', async () => {
+    const bare = new DataSource({ ...db.dataSourceOptions, entities: [] });
+    await bare.initialize();
+    try {
+      await expect(boot({ dataSource: bare })).rejects.toThrow(/add ESD_ENTITIES to its entities/);
+    } finally {
+      await bare.destroy();
+    }
+  });
+
+  it('fails the boot when a job handler is not in the job table, saying which', async () => {
+    await expect(boot({}, [processorProvider(StrayProcessor)])).rejects.toThrow(
+      'StrayProcessor.handle handles job "not-in-the-table" on esd-maintenance, which is not in the job table',
+    );
+  });
+
+  it('registers no queue processors with worker: false (in the factory or beside it)', async () => {
+    for (const [patch, worker] of [[{ worker: false }, undefined], [{}, false]] as const) {
+      const app = await boot(patch, [processorProvider(StrayProcessor)], worker);
+      const queue = app.get<Queue>(getQueueToken(QUEUES.maintenance));
+      expect((queue as unknown as { handlers: Record<string, unknown> }).handlers).toEqual({});
+      expect(app.get(StrayProcessor, { strict: false })).toBeNull();
+      await app.close();
+      apps.pop();
+    }
+  });
+});
