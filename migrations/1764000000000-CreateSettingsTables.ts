@@ -35,11 +35,13 @@ export class CreateSettingsTables1764000000000 implements MigrationInterface {
       new Table({
         name: 'esd_client_country',
         columns: [
-          { ...c.key('client_id', 100), isPrimary: true },
+          { ...c.key('client_id', 100), isPrimary: true, primaryKeyConstraintName: 'PK_esd_client_country' },
           c.key('country', 2),
           c.timestamp('created_at', { defaultNow: true }),
         ],
-        indices: [{ name: 'UQ_esd_client_country_pair', columnNames: ['client_id', 'country'], isUnique: true }],
+        indices: [
+          { name: 'UQ_esd_client_country_pair', columnNames: ['client_id', 'country'], isUnique: true },
+        ],
       }),
     );
 

@@ -1,6 +1,10 @@
 /** Public exports of the Microsoft ESD service manager plugin. */
 export { MicrosoftEsdModule } from './microsoft-esd.module';
-export type { MicrosoftEsdModuleOptions, MicrosoftEsdModuleExtras, ResolvedEsdOptions } from './microsoft-esd.options';
+export type {
+  MicrosoftEsdModuleOptions,
+  MicrosoftEsdModuleExtras,
+  ResolvedEsdOptions,
+} from './microsoft-esd.options';
 export * from './host/ports';
 export * from './host/hooks';
 export * from './host/principal';

@@ -4,10 +4,10 @@ import { DiscoveryModule, RouterModule } from '@nestjs/core';
 import * as semver from 'semver';
 import { CIS_CLIENT_OPTIONS, CisClientFactory } from './cis/cis-client.factory';
 import type { CisClientOptions } from './cis/cis-client';
-import { esdDataSourceProvider } from './common/esd-data-source';
+import { ESD_DATA_SOURCE_TOKEN, esdDataSourceProvider } from './common/esd-data-source';
 import { EsdAccessGuard } from './common/http/access';
 import { validateModuleOptions } from './common/module-options.validation';
-import { JobHandlerCheck } from './common/queues/job-handler-check';
+import { JOB_HANDLER_CHECK, jobHandlerCheckProvider } from './common/queues/job-handler-check';
 import { EsdErrorCode } from './common/error-codes';
 import { EsdError } from './common/esd-error';
 import { DEFAULT_JOB_OPTIONS, ESD_OPTIONS, QUEUES } from './constants';
@@ -20,7 +20,11 @@ import {
   ESD_OPTIONS_TYPE,
   RAW_ESD_OPTIONS,
 } from './microsoft-esd.module-definition';
-import type { MicrosoftEsdModuleExtras, MicrosoftEsdModuleOptions, ResolvedEsdOptions } from './microsoft-esd.options';
+import type {
+  MicrosoftEsdModuleExtras,
+  MicrosoftEsdModuleOptions,
+  ResolvedEsdOptions,
+} from './microsoft-esd.options';
 
 /** Holds the validated options, so the queue registrations can read them too. */
 @Module({})
@@ -29,7 +33,10 @@ class EsdOptionsModule {}
 const DEFAULT_ROUTE_PREFIX = 'esd';
 
 /** Validates the options the host gave, after checking that the host speaks a contract version we support. */
-export function resolveOptions(raw: MicrosoftEsdModuleOptions, extras: MicrosoftEsdModuleExtras): ResolvedEsdOptions {
+export function resolveOptions(
+  raw: MicrosoftEsdModuleOptions,
+  extras: MicrosoftEsdModuleExtras,
+): ResolvedEsdOptions {
   if (typeof raw !== 'object' || raw === null) return validateModuleOptions(raw);
   if (semver.valid(raw.hostApiVersion)) assertHostCompatible(raw.hostApiVersion);
   const resolved = validateModuleOptions({
@@ -73,7 +80,7 @@ export class MicrosoftEsdModule extends ConfigurableEsdModule {
   private static assemble(base: DynamicModule, extras: MicrosoftEsdModuleExtras): DynamicModule {
     const optionsModule: DynamicModule = {
       module: EsdOptionsModule,
-      imports: base.imports ?? [],
+      imports: [...(base.imports ?? []), DiscoveryModule],
       providers: [
         ...(base.providers ?? []),
         {
@@ -81,14 +88,18 @@ export class MicrosoftEsdModule extends ConfigurableEsdModule {
           inject: [RAW_ESD_OPTIONS],
           useFactory: (raw: MicrosoftEsdModuleOptions) => resolveOptions(raw, extras),
         },
+        esdDataSourceProvider,
+        jobHandlerCheckProvider,
       ],
-      exports: [ESD_OPTIONS],
+      exports: [ESD_OPTIONS, ESD_DATA_SOURCE_TOKEN, JOB_HANDLER_CHECK],
     };
+    // The queues open Redis connections as soon as they exist: make them wait for every boot check, so a refused
+    // boot leaves nothing open behind it.
     const queues = BullModule.registerQueueAsync(
       ...Object.values(QUEUES).map((name) => ({
         name,
         imports: [optionsModule],
-        inject: [ESD_OPTIONS],
+        inject: [ESD_OPTIONS, ESD_DATA_SOURCE_TOKEN, JOB_HANDLER_CHECK],
         useFactory: (options: ResolvedEsdOptions) => ({
           ...(options.redis === undefined ? {} : { redis: options.redis }),
           defaultJobOptions: { ...DEFAULT_JOB_OPTIONS },
@@ -100,19 +111,20 @@ export class MicrosoftEsdModule extends ConfigurableEsdModule {
       imports: [
         optionsModule,
         queues,
-        DiscoveryModule,
-        RouterModule.register([{ path: extras.routePrefix ?? DEFAULT_ROUTE_PREFIX, module: MicrosoftEsdModule }]),
+        RouterModule.register([
+          { path: extras.routePrefix ?? DEFAULT_ROUTE_PREFIX, module: MicrosoftEsdModule },
+        ]),
       ],
       controllers: [HealthController],
       providers: [
-        esdDataSourceProvider,
         EsdAccessGuard,
-        JobHandlerCheck,
         HealthService,
         {
           provide: CIS_CLIENT_OPTIONS,
           inject: [ESD_OPTIONS],
-          useFactory: (options: ResolvedEsdOptions): CisClientOptions => ({ timeoutMs: options.cisTimeoutMs }),
+          useFactory: (options: ResolvedEsdOptions): CisClientOptions => ({
+            timeoutMs: options.cisTimeoutMs,
+          }),
         },
         CisClientFactory,
       ],

@@ -17,7 +17,7 @@ import {
 import { RateLimiter } from './rate-limiter';
 import { deliver, requestContext, RouteTable } from './route-table';
 import { SandboxState, type SandboxConfig } from './sandbox-state';
-import { createClientIdentityAsync, createSandboxPki, packPfx } from './test-identity';
+import { createClientIdentityAsync, createSandboxPki, packPfx, type SandboxPki } from './test-identity';
 
 /** Options of {@link CisSandbox.start}. */
 export interface CisSandboxOptions {
@@ -107,7 +107,7 @@ export class CisSandbox {
       authClockOffsetSeconds: 0,
       accessTokenLifetimeSeconds: SANDBOX_DEFAULTS.accessTokenLifetimeSeconds,
     };
-    const [pki, identity] = await Promise.all([createSandboxPki(), createClientIdentityAsync()]);
+    const [pki, identity] = await Promise.all([processPki(), createClientIdentityAsync()]);
     const pfx = packPfx(identity);
 
     const state = new SandboxState(resourceApi, config);
@@ -236,6 +236,21 @@ export class CisSandbox {
     })();
     return this.closing;
   }
+}
+
+let sharedPki: Promise<SandboxPki> | undefined;
+
+/**
+ * The TLS certificates, made once per process: key generation is the slow part of a start, and sandboxes
+ * started by one process (a test run, the reference host) may share a CA. Each sandbox still gets its own
+ * client identity.
+ */
+function processPki(): Promise<SandboxPki> {
+  sharedPki ??= createSandboxPki().catch((err: unknown) => {
+    sharedPki = undefined;
+    throw err;
+  });
+  return sharedPki;
 }
 
 function rateLimitFromEnv(): number | undefined {

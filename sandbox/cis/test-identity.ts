@@ -196,7 +196,9 @@ export function certificateThumbprints(certificatePem: string): {
   };
 }
 
-const forgeInternals = forge.pki as unknown as { getTBSCertificate(cert: forge.pki.Certificate): forge.asn1.Asn1 };
+const forgeInternals = forge.pki as unknown as {
+  getTBSCertificate(cert: forge.pki.Certificate): forge.asn1.Asn1;
+};
 
 /**
  * What `cert.sign(key, sha256)` does in node-forge, with the RSA signature made by Node's native crypto:

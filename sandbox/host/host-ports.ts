@@ -21,7 +21,13 @@ export function isUniqueViolation(error: unknown): boolean {
   const e = error as { code?: string; errno?: number; driverError?: { code?: string; errno?: number } };
   const code = e.driverError?.code ?? e.code;
   const errno = e.driverError?.errno ?? e.errno;
-  return code === '23505' || code === 'ER_DUP_ENTRY' || errno === 1062 || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+  return (
+    code === '23505' ||
+    code === 'ER_DUP_ENTRY' ||
+    errno === 1062 ||
+    code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
+  );
 }
 
 /** The reference host's catalog: products per instance, admin-owned fields never touched by updates. */
@@ -32,9 +38,12 @@ export class ReferenceHostCatalog implements HostCatalog {
   ) {}
 
   async upsertProductType(definition: ProductTypeDefinition): Promise<void> {
-    await this.dataSource
-      .getRepository(HostProductTypeRow)
-      .save({ code: definition.code, name: definition.name, definition: JSON.stringify(definition), updatedAt: now() });
+    await this.dataSource.getRepository(HostProductTypeRow).save({
+      code: definition.code,
+      name: definition.name,
+      definition: JSON.stringify(definition),
+      updatedAt: now(),
+    });
   }
 
   async upsertProducts(items: HostProductInput[]): Promise<HostProductResult[]> {
@@ -57,7 +66,12 @@ export class ReferenceHostCatalog implements HostCatalog {
         };
         if (existing) {
           await repo.update({ id: existing.id }, owned);
-          results.push({ instanceId: item.instanceId, code: item.code, hostProductId: existing.id, created: false });
+          results.push({
+            instanceId: item.instanceId,
+            code: item.code,
+            hostProductId: existing.id,
+            created: false,
+          });
         } else {
           const id = randomUUID();
           await repo.insert({
@@ -78,13 +92,20 @@ export class ReferenceHostCatalog implements HostCatalog {
     });
   }
 
-  async setProductsStatus(refs: HostProductRef[], status: { catalogStatus: CatalogStatus; sellable: boolean }): Promise<void> {
+  async setProductsStatus(
+    refs: HostProductRef[],
+    status: { catalogStatus: CatalogStatus; sellable: boolean },
+  ): Promise<void> {
     const byInstance = new Map<string, string[]>();
-    for (const ref of refs) byInstance.set(ref.instanceId, [...(byInstance.get(ref.instanceId) ?? []), ref.code]);
+    for (const ref of refs)
+      byInstance.set(ref.instanceId, [...(byInstance.get(ref.instanceId) ?? []), ref.code]);
     for (const [instanceId, codes] of byInstance) {
       await this.dataSource
         .getRepository(HostProductRow)
-        .update({ instanceId, code: In(codes) }, { catalogStatus: status.catalogStatus, sellable: status.sellable, updatedAt: now() });
+        .update(
+          { instanceId, code: In(codes) },
+          { catalogStatus: status.catalogStatus, sellable: status.sellable, updatedAt: now() },
+        );
     }
   }
 }

@@ -40,8 +40,10 @@ export const HOST_DATA_SOURCE = Symbol('HOST_DATA_SOURCE');
 class CreateAccountDto {
   @IsString() @Length(1, 200) name: string;
   @IsEmail() @MaxLength(320) email: string;
-  @Matches(/^[A-Z]{2}$/, { message: 'country must be an ISO 3166-1 alpha-2 code such as GR' }) country: string;
-  @Matches(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, { message: 'locale must be a BCP 47 tag such as el-GR' }) locale: string;
+  @Matches(/^[A-Z]{2}$/, { message: 'country must be an ISO 3166-1 alpha-2 code such as GR' })
+  country: string;
+  @Matches(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, { message: 'locale must be a BCP 47 tag such as el-GR' })
+  locale: string;
   @IsOptional() @IsString() @Length(1, 36) resellerAccountId?: string;
 }
 
@@ -92,13 +94,16 @@ async function page<T extends { id: string }>(
   const items = rows.slice(0, limit);
   const last = items[items.length - 1];
   const nextCursor =
-    rows.length > limit && last ? Buffer.from(`${String(last[createdAt])}|${last.id}`).toString('base64url') : null;
+    rows.length > limit && last
+      ? Buffer.from(`${String(last[createdAt])}|${last.id}`).toString('base64url')
+      : null;
   return { items: items.map(map), nextCursor };
 }
 
 function caller(request: unknown): EsdPrincipal {
   const principal = principalFromRequest(request);
-  if (!principal) throw new UnauthorizedException('Send x-principal: admin, reseller:<accountId> or customer:<accountId>.');
+  if (!principal)
+    throw new UnauthorizedException('Send x-principal: admin, reseller:<accountId> or customer:<accountId>.');
   return principal;
 }
 
@@ -127,7 +132,10 @@ export class HostController {
   constructor(@Inject(HOST_DATA_SOURCE) private readonly dataSource: DataSource) {}
 
   @Post('accounts')
-  async createAccount(@Req() request: unknown, @Body() body: CreateAccountDto): Promise<{ accountId: string }> {
+  async createAccount(
+    @Req() request: unknown,
+    @Body() body: CreateAccountDto,
+  ): Promise<{ accountId: string }> {
     const principal = caller(request);
     if (principal.role === 'customer') throw new ForbiddenException('Customers cannot create accounts.');
     const resellerAccountId =
@@ -184,7 +192,8 @@ export class HostController {
 
   @Get('events')
   async events(@Req() request: unknown, @Query() query: PageQuery) {
-    if (caller(request).role !== 'admin') throw new ForbiddenException('Only the provider sees plugin events.');
+    if (caller(request).role !== 'admin')
+      throw new ForbiddenException('Only the provider sees plugin events.');
     return page(this.dataSource.getRepository(HostEventRow), query, {}, 'receivedAt', (e: HostEventRow) => ({
       id: e.id,
       name: e.name,

@@ -12,7 +12,8 @@ export class HostAccountRow {
   @Column({ type: 'varchar', length: 320 }) email: string;
   @Column({ type: 'varchar', length: 2 }) country: string;
   @Column({ type: 'varchar', length: 35 }) locale: string;
-  @Column({ name: 'reseller_account_id', type: 'varchar', length: 36, nullable: true }) resellerAccountId: string | null;
+  @Column({ name: 'reseller_account_id', type: 'varchar', length: 36, nullable: true }) resellerAccountId:
+    string | null;
   @Column({ name: 'created_at', type: 'varchar', length: 30 }) createdAt: string;
 }
 
@@ -73,4 +74,10 @@ export class HostEventRow {
   @Column({ name: 'received_at', type: 'varchar', length: 30 }) receivedAt: string;
 }
 
-export const HOST_ENTITIES = [HostAccountRow, HostProductTypeRow, HostProductRow, HostNotificationRow, HostEventRow];
+export const HOST_ENTITIES = [
+  HostAccountRow,
+  HostProductTypeRow,
+  HostProductRow,
+  HostNotificationRow,
+  HostEventRow,
+];

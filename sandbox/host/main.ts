@@ -35,7 +35,9 @@ async function main(): Promise<void> {
     port: Number(process.env.PORT ?? 3000),
   });
 
-  log(`Reference host:   ${host.url}   (plugin ${host.plugin.manifest.name} ${host.plugin.manifest.version})`);
+  log(
+    `Reference host:   ${host.url}   (plugin ${host.plugin.manifest.name} ${host.plugin.manifest.version})`,
+  );
   log(`Plugin API:       ${host.url}/esd   health: ${host.url}/esd/health`);
   log(`Database:         ${databaseUrl.replace(/\/\/[^@/]*@/, '//***@')}`);
   log(`Redis:            ${redis.url}${redis.private ? ' (private, started by the host)' : ''}`);

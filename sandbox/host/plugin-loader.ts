@@ -25,16 +25,21 @@ export function loadPlugin(root: string): LoadedPlugin {
   addFormats(ajv);
   const validate = ajv.compile(read('plugin.manifest.schema.json') as object);
   if (!validate(manifest)) {
-    const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`).join('; ');
+    const problems = (validate.errors ?? [])
+      .map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`)
+      .join('; ');
     throw new Error(`plugin.manifest.json in ${root} is not valid: ${problems}`);
   }
   const entry = path.join(root, manifest.entry);
   if (!fs.existsSync(entry)) {
-    throw new Error(`The plugin's entry ${manifest.entry} does not exist in ${root}: build the plugin first (npm run build).`);
+    throw new Error(
+      `The plugin's entry ${manifest.entry} does not exist in ${root}: build the plugin first (npm run build).`,
+    );
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const exports = require(entry) as LoadedPlugin['exports'];
-  const module = (exports as unknown as Record<string, unknown>)[manifest.module] as LoadedPlugin['module'] | undefined;
+  const module = (exports as unknown as Record<string, unknown>)[manifest.module] as
+    LoadedPlugin['module'] | undefined;
   if (typeof (module as { forRootAsync?: unknown } | undefined)?.forRootAsync !== 'function') {
     throw new Error(`${manifest.entry} does not export a NestJS module named ${manifest.module}.`);
   }

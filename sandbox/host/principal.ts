@@ -23,9 +23,11 @@ export function principalFromRequest(request: unknown): EsdPrincipal | undefined
   const raw = headers['x-principal'];
   const value = Array.isArray(raw) ? raw[0] : raw;
   if (!value) return undefined;
-  if (value === 'admin') return { role: 'admin', accountId: 'provider', userId: 'admin', permissions: ADMIN_PERMISSIONS };
+  if (value === 'admin')
+    return { role: 'admin', accountId: 'provider', userId: 'admin', permissions: ADMIN_PERMISSIONS };
   const [role, accountId, ...rest] = value.split(':');
   if (rest.length > 0 || !accountId || !ACCOUNT_ID.test(accountId)) return undefined;
-  if (role === 'reseller' || role === 'customer') return { role, accountId, userId: accountId, permissions: [] };
+  if (role === 'reseller' || role === 'customer')
+    return { role, accountId, userId: accountId, permissions: [] };
   return undefined;
 }

@@ -38,7 +38,10 @@ function freePort(): Promise<number> {
  * Uses the Redis at `url`; when none answers there and a `redis-server` binary is on the PATH, starts a private
  * one (no persistence) on a free loopback port; with neither, fails saying how to get one.
  */
-export async function ensureRedis(url: string, log: (line: string) => void = () => undefined): Promise<RedisHandle> {
+export async function ensureRedis(
+  url: string,
+  log: (line: string) => void = () => undefined,
+): Promise<RedisHandle> {
   if (await reachable(url)) return { url, private: false, stop: async () => undefined };
   const which = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
   const binary = which.stdout.trim();
@@ -49,19 +52,27 @@ export async function ensureRedis(url: string, log: (line: string) => void = () 
     );
   }
   const port = await freePort();
-  const child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
+  const child = spawn(
+    binary,
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  );
   const privateUrl = `redis://127.0.0.1:${port}`;
   const deadline = Date.now() + 10_000;
   while (!(await reachable(privateUrl, 300))) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`No Redis answers at ${url}, and a private redis-server on port ${port} did not start.`);
+      throw new Error(
+        `No Redis answers at ${url}, and a private redis-server on port ${port} did not start.`,
+      );
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  log(`No Redis answered at ${url}; started a private redis-server at ${privateUrl} (nothing is kept on disk).`);
+  log(
+    `No Redis answered at ${url}; started a private redis-server at ${privateUrl} (nothing is kept on disk).`,
+  );
   return {
     url: privateUrl,
     private: true,

@@ -1,5 +1,6 @@
 import { DynamicModule, INestApplication, LoggerService, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DataSource } from 'typeorm';
 import { HostController, HOST_DATA_SOURCE } from './host.controller';
@@ -83,9 +84,12 @@ export async function startReferenceHost(options: ReferenceHostOptions): Promise
       controllers: [HostController],
       providers: [{ provide: HOST_DATA_SOURCE, useValue: dataSource }],
     };
-    app = await NestFactory.create(root, { logger: options.logger ?? ['error', 'warn'], abortOnError: false });
+    app = await NestFactory.create(root, {
+      logger: options.logger ?? ['error', 'warn'],
+      abortOnError: false,
+    });
     await app.listen(options.port ?? 0, options.host ?? '127.0.0.1');
-    const address = app.getHttpServer().address() as AddressInfo;
+    const address = (app.getHttpServer() as Server).address() as AddressInfo;
     const started = app;
     return {
       app: started,

@@ -27,7 +27,10 @@ export type CancellationRequestStatus = (typeof CANCELLATION_REQUEST_STATUSES)[n
 export const ACTIVE_CANCELLATION_REQUEST_STATUSES: readonly CancellationRequestStatus[] = ['pending'];
 
 /** The value `active_license_id` must have for a request on `licenseId` in `status`. */
-export function cancellationRequestActiveKey(status: CancellationRequestStatus, licenseId: string): string | null {
+export function cancellationRequestActiveKey(
+  status: CancellationRequestStatus,
+  licenseId: string,
+): string | null {
   return ACTIVE_CANCELLATION_REQUEST_STATUSES.includes(status) ? licenseId : null;
 }
 
@@ -40,6 +43,7 @@ export function cancellationRequestActiveKey(status: CancellationRequestStatus, 
 @Index('UQ_esd_cancellation_request_active_license', ['activeLicenseId'], { unique: true })
 @Index('IDX_esd_cancellation_request_license', ['licenseId'])
 @Index('IDX_esd_cancellation_request_status', ['status'])
+@Index('IDX_esd_cancellation_request_return', ['returnId'])
 export class CancellationRequestEntity {
   @IdColumn()
   id: string;

@@ -25,6 +25,8 @@ export type OfferCatalogStatus = (typeof OFFER_CATALOG_STATUSES)[number];
 @Entity({ name: 'esd_offer' })
 @Index('UQ_esd_offer_instance_offer', ['instanceId', 'offerId'], { unique: true })
 @Index('IDX_esd_offer_instance_catalog_status', ['instanceId', 'catalogStatus'])
+@Index('IDX_esd_offer_first_seen_run', ['firstSeenRunId'])
+@Index('IDX_esd_offer_last_changed_run', ['lastChangedRunId'])
 export class OfferEntity {
   @IdColumn()
   id: string;

@@ -124,7 +124,7 @@ export class CisClient {
     return `/channels/${encodeURIComponent(this.connection.channelId)}${suffix}`;
   }
 
-  /** Releases kept-alive sockets. The client is unusable afterwards. */
+  /** Releases kept-alive sockets (a later call would open new ones; the factory drops closed clients). */
   close(): void {
     this.agent.destroy();
   }

@@ -148,7 +148,7 @@ export class CisHttp {
     const maxAttempts = Math.max(1, Math.floor(retry.maxAttempts));
     const requestId = request.requestId ?? randomUUID();
     let calls = 0;
-    let refreshed = true;
+    let refreshed = false;
     let failures = 0;
 
     for (;;) {

@@ -130,7 +130,8 @@ export const ERROR_DESCRIPTIONS: Record<EsdErrorCode, EsdErrorDescription> = {
   },
   CIS_MALFORMED_RESPONSE: {
     httpStatus: 502,
-    message: 'The Microsoft CIS API answered with something the plugin could not read; it retries on its own.',
+    message:
+      'The Microsoft CIS API answered with something the plugin could not read; it retries on its own.',
   },
   CIS_UNAUTHORIZED: {
     httpStatus: 502,
@@ -171,5 +172,8 @@ export const ERROR_DESCRIPTIONS: Record<EsdErrorCode, EsdErrorDescription> = {
 
   DATABASE_UNAVAILABLE: { httpStatus: 503, message: 'The database is unavailable.' },
   QUEUE_UNAVAILABLE: { httpStatus: 503, message: 'The job queue (Redis) is unavailable.' },
-  INTERNAL: { httpStatus: 500, message: 'Something went wrong inside the plugin; the operator has the details.' },
+  INTERNAL: {
+    httpStatus: 500,
+    message: 'Something went wrong inside the plugin; the operator has the details.',
+  },
 };

@@ -30,7 +30,9 @@ export const esdDataSourceProvider: Provider = {
   inject: [ESD_OPTIONS, ModuleRef],
   useFactory: (options: ResolvedEsdOptions, moduleRef: ModuleRef): DataSource => {
     const dataSource = options.dataSource ?? hostDefaultDataSource(moduleRef);
-    const missing = ESD_ENTITIES.filter((entity) => !dataSource.hasMetadata(entity)).map((entity) => entity.name);
+    const missing = ESD_ENTITIES.filter((entity) => !dataSource.hasMetadata(entity)).map(
+      (entity) => entity.name,
+    );
     if (missing.length > 0) {
       throw new EsdError(
         EsdErrorCode.INVALID_MODULE_OPTIONS,

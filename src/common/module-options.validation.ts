@@ -54,7 +54,8 @@ function IsSecretKey(options?: ValidationOptions) {
       validator: {
         validate: (value: unknown) => typeof value === 'string' && decodeKey(value) !== undefined,
         // Never echo the value: it is a secret.
-        defaultMessage: (args) => `${args?.property}: expected 32 bytes encoded as base64 (openssl rand -base64 32)`,
+        defaultMessage: (args) =>
+          `${args?.property}: expected 32 bytes encoded as base64 (openssl rand -base64 32)`,
       },
     },
     options,
@@ -88,7 +89,8 @@ function IsRedisOption(options?: ValidationOptions) {
             return false;
           }
         },
-        defaultMessage: (args) => `${args?.property}: expected a redis:// or rediss:// URL, or ioredis options`,
+        defaultMessage: (args) =>
+          `${args?.property}: expected a redis:// or rediss:// URL, or ioredis options`,
       },
     },
     options,

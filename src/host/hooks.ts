@@ -39,7 +39,8 @@ export interface CancelRequest {
   comment?: string;
 }
 
-export type PrecheckRequest = { action: 'order'; request: OrderRequest } | { action: 'cancel'; request: CancelRequest };
+export type PrecheckRequest =
+  { action: 'order'; request: OrderRequest } | { action: 'cancel'; request: CancelRequest };
 
 /** A reason the plugin would refuse a request, with a code and a sentence. */
 export interface Violation {

@@ -11,9 +11,11 @@ const MANIFEST_FILE = 'plugin.manifest.json';
 export function pluginRoot(from: string = __dirname): string {
   let dir = from;
   for (;;) {
-    if (fs.existsSync(path.join(dir, MANIFEST_FILE)) && fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    if (fs.existsSync(path.join(dir, MANIFEST_FILE)) && fs.existsSync(path.join(dir, 'package.json')))
+      return dir;
     const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`${MANIFEST_FILE} not found above ${from}: the package is incomplete`);
+    if (parent === dir)
+      throw new Error(`${MANIFEST_FILE} not found above ${from}: the package is incomplete`);
     dir = parent;
   }
 }
@@ -30,7 +32,10 @@ export function loadPluginManifest(): PluginManifest {
  * Refuses a host whose contract version is outside the manifest's `hostApi` range, with a message that says
  * both versions and what to do.
  */
-export function assertHostCompatible(hostApiVersion: string, manifest: PluginManifest = loadPluginManifest()): void {
+export function assertHostCompatible(
+  hostApiVersion: string,
+  manifest: PluginManifest = loadPluginManifest(),
+): void {
   if (!semver.satisfies(hostApiVersion, manifest.hostApi, { includePrerelease: true })) {
     throw new EsdError(
       EsdErrorCode.HOST_API_INCOMPATIBLE,

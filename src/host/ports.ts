@@ -76,7 +76,10 @@ export interface HostCatalog {
    * Marks products `discontinued` (unsellable whatever their active/published flags; never deleted) or gives
    * them another catalog status.
    */
-  setProductsStatus(refs: HostProductRef[], status: { catalogStatus: CatalogStatus; sellable: boolean }): Promise<void>;
+  setProductsStatus(
+    refs: HostProductRef[],
+    status: { catalogStatus: CatalogStatus; sellable: boolean },
+  ): Promise<void>;
 }
 
 /** The notification templates the plugin asks the host to send. */

@@ -41,6 +41,7 @@ export type LicenseReturnStatus = (typeof LICENSE_RETURN_STATUSES)[number];
 @Index('UQ_esd_license_client_transaction', ['clientTransactionId'], { unique: true })
 @Index('IDX_esd_license_provisioning', ['provisioningStatus', 'nextAttemptAt'])
 @Index('IDX_esd_license_instance', ['instanceId'])
+@Index('IDX_esd_license_offer_ref', ['offerRefId'])
 @Index('IDX_esd_license_customer', ['customerAccountId'])
 @Index('IDX_esd_license_bill_to', ['billToAccountId'])
 @Index('IDX_esd_license_reseller', ['resellerAccountId'])

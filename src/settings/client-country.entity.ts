@@ -11,7 +11,12 @@ import { CreatedAtColumn, VarcharColumn } from '../storage/entity-columns';
 @Entity({ name: 'esd_client_country' })
 @Index('UQ_esd_client_country_pair', ['clientId', 'country'], { unique: true })
 export class ClientCountryEntity {
-  @PrimaryColumn({ name: 'client_id', type: 'varchar', length: 100 })
+  @PrimaryColumn({
+    name: 'client_id',
+    type: 'varchar',
+    length: 100,
+    primaryKeyConstraintName: 'PK_esd_client_country',
+  })
   clientId: string;
 
   /** ISO 3166-1 alpha-2, upper case. */

@@ -111,7 +111,10 @@ export function storageColumns(queryRunner: QueryRunner) {
       isNullable: extras.isNullable ?? false,
       ...(extras.default === undefined ? {} : { default: String(extras.default) }),
     }),
-    boolean: (name: string, extras: { isNullable?: boolean; default?: boolean } = {}): TableColumnOptions => ({
+    boolean: (
+      name: string,
+      extras: { isNullable?: boolean; default?: boolean } = {},
+    ): TableColumnOptions => ({
       name,
       type: 'boolean',
       isNullable: extras.isNullable ?? false,
@@ -125,7 +128,10 @@ export function storageColumns(queryRunner: QueryRunner) {
       isNullable: false,
     }),
     /** A UTC instant with milliseconds. */
-    timestamp: (name: string, extras: { isNullable?: boolean; defaultNow?: boolean } = {}): TableColumnOptions => ({
+    timestamp: (
+      name: string,
+      extras: { isNullable?: boolean; defaultNow?: boolean } = {},
+    ): TableColumnOptions => ({
       name,
       ...timestampType,
       isNullable: extras.isNullable ?? false,

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as mysql2 from 'mysql2';
 import type { DataSourceOptions } from 'typeorm';
 import { ESD_ENTITIES } from './entities';
 import { ESD_MIGRATIONS } from './migrations';
@@ -29,6 +30,22 @@ export type DataSourceExtras = Partial<
   >
 >;
 
+/**
+ * mysql2 with every pooled connection's session in UTC. `timezone: 'Z'` only tells mysql2 how to convert the
+ * values it sends and reads; the server's own clock (`CURRENT_TIMESTAMP` defaults and TypeORM's `updated_at`
+ * updates) follows the session time zone, which is the server's system zone unless set.
+ */
+const mysql2InUtc = {
+  ...mysql2,
+  createPool(config: mysql2.PoolOptions): mysql2.Pool {
+    const pool = mysql2.createPool(config);
+    pool.on('connection', (connection) => {
+      connection.query("SET time_zone = '+00:00'", () => undefined);
+    });
+    return pool;
+  },
+};
+
 const ACCEPTED_FORMS =
   'sqlite:<path> (e.g. sqlite:./data/esd.sqlite), postgres://user:password@host:5432/db[?schema=name&ssl=true] ' +
   '(or postgresql://), mysql://user:password@host:3306/db[?ssl=true] (or mariadb://)';
@@ -42,7 +59,10 @@ function queryParams(url: string, parsed: URL, allowed: readonly string[]): Map<
   const params = new Map<string, string>();
   for (const [key, value] of parsed.searchParams) {
     if (!allowed.includes(key)) {
-      throw invalid(url, `has the parameter "${key}", which is not understood (allowed: ${allowed.join(', ')})`);
+      throw invalid(
+        url,
+        `has the parameter "${key}", which is not understood (allowed: ${allowed.join(', ')})`,
+      );
     }
     params.set(key, value);
   }
@@ -137,6 +157,7 @@ export function dataSourceOptionsFromUrl(url: string, extra: DataSourceExtras = 
       ssl: flag(url, 'ssl', params.get('ssl')) ? {} : undefined,
       timezone: 'Z',
       charset: 'utf8mb4',
+      driver: mysql2InUtc,
     };
     return options;
   }

@@ -31,18 +31,33 @@ export function VarcharColumn(
   length: number,
   options: { nullable?: boolean; select?: boolean } = {},
 ): PropertyDecorator {
-  return Column({ name, type: 'varchar', length, nullable: options.nullable ?? false, select: options.select });
+  return Column({
+    name,
+    type: 'varchar',
+    length,
+    nullable: options.nullable ?? false,
+    select: options.select,
+  });
 }
 
-export function TextColumn(name: string, options: { nullable?: boolean; select?: boolean } = {}): PropertyDecorator {
+export function TextColumn(
+  name: string,
+  options: { nullable?: boolean; select?: boolean } = {},
+): PropertyDecorator {
   return Column({ name, type: 'text', nullable: options.nullable ?? false, select: options.select });
 }
 
-export function IntegerColumn(name: string, options: { nullable?: boolean; default?: number } = {}): PropertyDecorator {
+export function IntegerColumn(
+  name: string,
+  options: { nullable?: boolean; default?: number } = {},
+): PropertyDecorator {
   return Column({ name, type: 'integer', nullable: options.nullable ?? false, default: options.default });
 }
 
-export function BooleanColumn(name: string, options: { nullable?: boolean; default?: boolean } = {}): PropertyDecorator {
+export function BooleanColumn(
+  name: string,
+  options: { nullable?: boolean; default?: boolean } = {},
+): PropertyDecorator {
   return Column({ name, type: 'boolean', nullable: options.nullable ?? false, default: options.default });
 }
 
@@ -69,7 +84,8 @@ export function UpdatedAtColumn(): PropertyDecorator {
 /** Stores a JSON value as text (the schema never uses a driver's JSON type). */
 export function jsonText<T>(): ValueTransformer {
   return {
-    to: (value: T | null | undefined) => (value === undefined || value === null ? value : JSON.stringify(value)),
+    to: (value: T | null | undefined) =>
+      value === undefined || value === null ? value : JSON.stringify(value),
     from: (value: string | null | undefined) =>
       value === undefined || value === null ? value : (JSON.parse(value) as T),
   };

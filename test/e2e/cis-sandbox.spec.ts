@@ -1,18 +1,25 @@
 import { X509Certificate, createPrivateKey, randomUUID } from 'node:crypto';
 import https from 'node:https';
-import type { TLSSocket } from 'node:tls';
+import tls from 'node:tls';
 import { ConfidentialClientApplication, type INetworkModule, type NetworkResponse } from '@azure/msal-node';
 import { SignJWT, type JWTPayload } from 'jose';
 import * as forge from 'node-forge';
 import { CisSandbox, type CisSandboxCredentials } from '../../sandbox/cis/cis-sandbox';
 import { MALFORMED_BODY } from '../../sandbox/cis/front-door';
-import { certificateThumbprints, createClientIdentity, type ClientIdentity } from '../../sandbox/cis/test-identity';
+import {
+  certificateThumbprints,
+  createClientIdentity,
+  type ClientIdentity,
+} from '../../sandbox/cis/test-identity';
+
+/** Response bodies are read loosely here: each test asserts the fields it cares about. */
+type Json = ReturnType<typeof JSON.parse>;
 
 interface HttpResult {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   text: string;
-  json: () => any;
+  json: () => Json;
 }
 
 interface CallOptions {
@@ -42,7 +49,8 @@ function call(method: string, path: string, options: CallOptions = {}): Promise<
     headers['content-type'] = 'application/x-www-form-urlencoded;charset=utf-8';
   } else if (options.rawBody !== undefined) {
     body = options.rawBody;
-    headers['content-type'] ??= 'application/json';
+    if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type'))
+      headers['content-type'] = 'application/json';
   }
   if (options.host) headers.host = options.host;
   return new Promise((resolve, reject) => {
@@ -124,7 +132,7 @@ async function control(method: string, path: string, json?: unknown): Promise<Ht
   return call(method, `/__sandbox${path}`, json === undefined ? {} : { json });
 }
 
-async function stats(): Promise<any> {
+async function stats(): Promise<Json> {
   return (await control('GET', '/stats')).json();
 }
 
@@ -136,7 +144,7 @@ async function waitFor(predicate: () => Promise<boolean>, timeoutMs = 3000): Pro
   }
 }
 
-function expectAadError(res: HttpResult, status: number, error: string, code: number): any {
+function expectAadError(res: HttpResult, status: number, error: string, code: number): Json {
   expect({ status: res.status, error: res.json().error, codes: res.json().error_codes }).toEqual({
     status,
     error,
@@ -216,14 +224,19 @@ describe('CIS sandbox: start and credentials', () => {
   });
 
   it('serves a certificate for 127.0.0.1, ::1 and localhost that only its CA vouches for', async () => {
+    const { hostname, port } = new URL(sandbox.url);
     const san = await new Promise<string | undefined>((resolve, reject) => {
-      const req = https.get(`${sandbox.url}/__sandbox/stats`, { agent }, (res) => {
-        resolve((res.socket as TLSSocket).getPeerCertificate().subjectaltname);
-        res.resume();
+      const socket = tls.connect({ host: hostname, port: Number(port), ca: creds.caPem }, () => {
+        resolve(socket.getPeerCertificate().subjectaltname);
+        socket.end();
       });
-      req.on('error', reject);
+      socket.on('error', reject);
     });
-    expect(san?.split(', ').sort()).toEqual(['DNS:localhost', 'IP Address:0:0:0:0:0:0:0:1', 'IP Address:127.0.0.1']);
+    expect(san?.split(', ').sort()).toEqual([
+      'DNS:localhost',
+      'IP Address:0:0:0:0:0:0:0:1',
+      'IP Address:127.0.0.1',
+    ]);
     const untrusted = new https.Agent();
     await expect(
       new Promise((resolve, reject) => {
@@ -252,8 +265,9 @@ describe('CIS sandbox: start and credentials', () => {
       expect(elapsed).toBeLessThan(3000);
       expect(other.url).not.toBe(sandbox.url);
       expect(other.credentials.certificatePem).not.toBe(creds.certificatePem);
+      expect(other.credentials.clientId).toBe(creds.clientId);
       const otherAgent = new https.Agent({ ca: other.credentials.caPem });
-      const config = await new Promise<any>((resolve, reject) => {
+      const config = await new Promise<Json>((resolve, reject) => {
         https
           .get(`${other.url}/__sandbox/config`, { agent: otherAgent }, (res) => {
             let text = '';
@@ -297,11 +311,19 @@ describe('CIS sandbox: identity provider', () => {
   it('refuses each bad request with its own Azure AD code', async () => {
     const stranger = createClientIdentity({ commonName: 'Unregistered' });
     const now = Math.floor(Date.now() / 1000);
-    const cases: { name: string; send: () => Promise<HttpResult>; status: number; error: string; code: number }[] = [
+    const cases: {
+      name: string;
+      send: () => Promise<HttpResult>;
+      status: number;
+      error: string;
+      code: number;
+    }[] = [
       {
         name: 'unknown tenant',
         send: async () =>
-          call('POST', tokenPath('00000000-0000-0000-0000-000000000000'), { form: tokenForm(await signAssertion()) }),
+          call('POST', tokenPath('00000000-0000-0000-0000-000000000000'), {
+            form: tokenForm(await signAssertion()),
+          }),
         status: 400,
         error: 'invalid_request',
         code: 90002,
@@ -316,7 +338,8 @@ describe('CIS sandbox: identity provider', () => {
       },
       {
         name: 'certificate not registered',
-        send: async () => call('POST', tokenPath(), { form: tokenForm(await signAssertion({ identity: stranger })) }),
+        send: async () =>
+          call('POST', tokenPath(), { form: tokenForm(await signAssertion({ identity: stranger })) }),
         status: 401,
         error: 'invalid_client',
         code: 700027,
@@ -335,7 +358,9 @@ describe('CIS sandbox: identity provider', () => {
         name: 'expired assertion',
         send: async () =>
           call('POST', tokenPath(), {
-            form: tokenForm(await signAssertion({ claims: { nbf: now - 4200, iat: now - 4200, exp: now - 3600 } })),
+            form: tokenForm(
+              await signAssertion({ claims: { nbf: now - 4200, iat: now - 4200, exp: now - 3600 } }),
+            ),
           }),
         status: 401,
         error: 'invalid_client',
@@ -372,7 +397,9 @@ describe('CIS sandbox: identity provider', () => {
       {
         name: 'issuer is not the client',
         send: async () =>
-          call('POST', tokenPath(), { form: tokenForm(await signAssertion({ claims: { iss: randomUUID() } })) }),
+          call('POST', tokenPath(), {
+            form: tokenForm(await signAssertion({ claims: { iss: randomUUID() } })),
+          }),
         status: 401,
         error: 'invalid_client',
         code: 700021,
@@ -383,6 +410,14 @@ describe('CIS sandbox: identity provider', () => {
         status: 401,
         error: 'invalid_client',
         code: 7000218,
+      },
+      {
+        name: 'password grant',
+        send: async () =>
+          call('POST', tokenPath(), { form: tokenForm(await signAssertion(), { grant_type: 'password' }) }),
+        status: 400,
+        error: 'unsupported_grant_type',
+        code: 70003,
       },
       {
         name: 'garbage assertion',
@@ -399,7 +434,7 @@ describe('CIS sandbox: identity provider', () => {
         const body = expectAadError(res, c.status, c.error, c.code);
         if (c.code === 700027) expect(body.error_description).toContain('The key was not found');
       } catch (err) {
-        throw new Error(`${c.name}: ${(err as Error).message}`);
+        throw new Error(`${c.name}: ${(err as Error).message}`, { cause: err });
       }
       seen[c.name] = res.json().error_codes[0];
     }
@@ -409,7 +444,9 @@ describe('CIS sandbox: identity provider', () => {
 
   it('trusts a certificate registered through /__sandbox/identities, and keeps it across a reset', async () => {
     const rotated = createClientIdentity({ commonName: 'Rotated' });
-    const before = await call('POST', tokenPath(), { form: tokenForm(await signAssertion({ identity: rotated })) });
+    const before = await call('POST', tokenPath(), {
+      form: tokenForm(await signAssertion({ identity: rotated })),
+    });
     expectAadError(before, 401, 'invalid_client', 700027);
 
     const registered = await control('POST', '/identities', { certificatePem: rotated.certificatePem });
@@ -421,7 +458,9 @@ describe('CIS sandbox: identity provider', () => {
     });
     await control('POST', '/reset');
     for (const alg of ['RS256', 'PS256'] as const) {
-      const res = await call('POST', tokenPath(), { form: tokenForm(await signAssertion({ identity: rotated, alg })) });
+      const res = await call('POST', tokenPath(), {
+        form: tokenForm(await signAssertion({ identity: rotated, alg })),
+      });
       expect(res.status).toBe(200);
     }
   });
@@ -445,10 +484,20 @@ describe('CIS sandbox: identity provider', () => {
     const config = await control('POST', '/config', { authClockOffsetSeconds: 3600 });
     expect(config.json().authClockOffsetSeconds).toBe(3600);
     const assertion = await signAssertion();
-    expectAadError(await call('POST', tokenPath(), { form: tokenForm(assertion) }), 401, 'invalid_client', 700024);
+    expectAadError(
+      await call('POST', tokenPath(), { form: tokenForm(assertion) }),
+      401,
+      'invalid_client',
+      700024,
+    );
 
     await control('POST', '/config', { authClockOffsetSeconds: -3600 });
-    expectAadError(await call('POST', tokenPath(), { form: tokenForm(assertion) }), 401, 'invalid_client', 700024);
+    expectAadError(
+      await call('POST', tokenPath(), { form: tokenForm(assertion) }),
+      401,
+      'invalid_client',
+      700024,
+    );
 
     await control('POST', '/config', { authClockOffsetSeconds: 0 });
     expect((await call('POST', tokenPath(), { form: tokenForm(assertion) })).status).toBe(200);
@@ -469,7 +518,9 @@ describe('CIS sandbox: identity provider', () => {
     const byName = await call('GET', `/${creds.tenantId}/v2.0/.well-known/openid-configuration`, {
       host: `localhost:${port}`,
     });
-    expect(byName.json().token_endpoint).toBe(`https://localhost:${port}/${creds.tenantId}/oauth2/v2.0/token`);
+    expect(byName.json().token_endpoint).toBe(
+      `https://localhost:${port}/${creds.tenantId}/oauth2/v2.0/token`,
+    );
 
     const instance = await call(
       'GET',
@@ -480,9 +531,20 @@ describe('CIS sandbox: identity provider', () => {
     expect(instance.json()).toEqual({
       tenant_discovery_endpoint: `${sandbox.url}/${creds.tenantId}/v2.0/.well-known/openid-configuration`,
       'api-version': '1.1',
-      metadata: [{ preferred_network: `127.0.0.1:${port}`, preferred_cache: `127.0.0.1:${port}`, aliases: [`127.0.0.1:${port}`] }],
+      metadata: [
+        {
+          preferred_network: `127.0.0.1:${port}`,
+          preferred_cache: `127.0.0.1:${port}`,
+          aliases: [`127.0.0.1:${port}`],
+        },
+      ],
     });
-    expectAadError(await call('GET', `/${randomUUID()}/v2.0/.well-known/openid-configuration`), 400, 'invalid_request', 90002);
+    expectAadError(
+      await call('GET', `/${randomUUID()}/v2.0/.well-known/openid-configuration`),
+      400,
+      'invalid_request',
+      90002,
+    );
   });
 
   it('gives MSAL a token, with discovery (RS256) and with authorityMetadata (PS256), and MSAL caches it', async () => {
@@ -508,13 +570,14 @@ describe('CIS sandbox: identity provider', () => {
     }
     const host = new URL(creds.authorityHost).host;
     const authority = `${creds.authorityHost}/${creds.tenantId}`;
-    const metadata = (
-      await call('GET', `/${creds.tenantId}/v2.0/.well-known/openid-configuration`)
-    ).text;
+    const metadata = (await call('GET', `/${creds.tenantId}/v2.0/.well-known/openid-configuration`)).text;
     const variants = [
       { clientCertificate: { thumbprint: defaultIdentity.thumbprint, privateKey: creds.privateKeyPem } },
       {
-        clientCertificate: { thumbprintSha256: defaultIdentity.thumbprintSha256, privateKey: creds.privateKeyPem },
+        clientCertificate: {
+          thumbprintSha256: defaultIdentity.thumbprintSha256,
+          privateKey: creds.privateKeyPem,
+        },
         authorityMetadata: metadata,
       },
     ];
@@ -566,7 +629,9 @@ describe('CIS sandbox: API', () => {
     const path = `/channels/${creds.channelId}/markets`;
     const none = await call('GET', path, { headers: { 'MS-CorrelationId': correlationId } });
     expect(none.status).toBe(401);
-    expect(none.json()).toEqual({ error: { code: 'InvalidToken', message: expect.any(String), correlationId } });
+    expect(none.json()).toEqual({
+      error: { code: 'InvalidToken', message: expect.any(String), correlationId },
+    });
     const unknown = await call('GET', path, { headers: { authorization: 'Bearer not-a-token' } });
     expect([unknown.status, unknown.json().error.code]).toEqual([401, 'InvalidToken']);
 
@@ -584,7 +649,11 @@ describe('CIS sandbox: API', () => {
   it('answers 403 ChannelMismatch when the token belongs to a client of another channel', async () => {
     const other = createClientIdentity({ commonName: 'Other distributor' });
     const otherClientId = randomUUID();
-    sandbox.registerClient({ clientId: otherClientId, channelIds: ['2000099999'], certificatePem: other.certificatePem });
+    sandbox.registerClient({
+      clientId: otherClientId,
+      channelIds: ['2000099999'],
+      certificatePem: other.certificatePem,
+    });
     const token = await getAccessToken({ identity: other, clientId: otherClientId, alg: 'PS256' });
     const auth = { authorization: `Bearer ${token}` };
 
@@ -645,7 +714,9 @@ describe('CIS sandbox: faults, stats and reset', () => {
     const correlationId = randomUUID();
     const results: HttpResult[] = [];
     for (let i = 0; i < 3; i++) {
-      results.push(await call('GET', marketsPath(), { headers: { ...auth, 'MS-CorrelationId': correlationId } }));
+      results.push(
+        await call('GET', marketsPath(), { headers: { ...auth, 'MS-CorrelationId': correlationId } }),
+      );
     }
     expect(results.map((r) => r.status)).toEqual([503, 503, 200]);
     expect(results[0].json()).toEqual({
@@ -700,7 +771,12 @@ describe('CIS sandbox: faults, stats and reset', () => {
 
   it('does the write and then cuts the connection on dropAfterCommit', async () => {
     const before = (await stats()).accessTokensIssued;
-    await control('POST', '/faults', { method: 'POST', path: '/oauth2/v2\\.0/token$', dropAfterCommit: true, times: 1 });
+    await control('POST', '/faults', {
+      method: 'POST',
+      path: '/oauth2/v2\\.0/token$',
+      dropAfterCommit: true,
+      times: 1,
+    });
     await expect(call('POST', tokenPath(), { form: tokenForm(await signAssertion()) })).rejects.toThrow(
       /socket hang up|ECONNRESET/,
     );

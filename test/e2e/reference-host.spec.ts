@@ -4,72 +4,83 @@ import { ReferenceHost, startReferenceHost } from '../../sandbox/host/reference-
 import { createTestDatabase, TestDatabase } from '../support/databases';
 import { requireService } from '../support/services';
 
-describe.each(['sqlite', 'postgres', 'mariadb'] as const)('reference host on %s, plugin loaded from its manifest', (kind) => {
-  let db: TestDatabase;
-  let host: ReferenceHost;
+describe.each(['sqlite', 'postgres', 'mariadb'] as const)(
+  'reference host on %s, plugin loaded from its manifest',
+  (kind) => {
+    let db: TestDatabase;
+    let host: ReferenceHost;
 
-  beforeAll(async () => {
-    const redisUrl = await requireService('redis');
-    db = await createTestDatabase(kind);
-    host = await startReferenceHost({ databaseUrl: db.url, redisUrl, secretKey: randomBytes(32).toString('base64') });
-  });
+    beforeAll(async () => {
+      const redisUrl = await requireService('redis');
+      db = await createTestDatabase(kind);
+      host = await startReferenceHost({
+        databaseUrl: db.url,
+        redisUrl,
+        secretKey: randomBytes(32).toString('base64'),
+      });
+    });
 
-  afterAll(async () => {
-    await host?.close();
-    await db?.drop();
-  });
+    afterAll(async () => {
+      await host?.close();
+      await db?.drop();
+    });
 
-  it('loaded the module the manifest names, from the compiled entry', () => {
-    expect(host.plugin.manifest.module).toBe('MicrosoftEsdModule');
-    expect(require.resolve(`${host.plugin.root}/${host.plugin.manifest.entry}`)).toMatch(/dist\/src\/index\.js$/);
-  });
+    it('loaded the module the manifest names, from the compiled entry', () => {
+      expect(host.plugin.manifest.module).toBe('MicrosoftEsdModule');
+      expect(require.resolve(`${host.plugin.root}/${host.plugin.manifest.entry}`)).toMatch(
+        /dist\/src\/index\.js$/,
+      );
+    });
 
-  it('ran the host’s and the plugin’s migrations', async () => {
-    const tables = await host.dataSource.query(
-      kind === 'sqlite'
-        ? "SELECT name FROM sqlite_master WHERE type = 'table'"
-        : kind === 'postgres'
-          ? 'SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()'
-          : 'SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE()',
-    );
-    const names = (tables as Array<{ name: string }>).map((t) => t.name);
-    expect(names).toEqual(expect.arrayContaining(['host_account', 'host_product', 'esd_instance', 'esd_license']));
-  });
+    it('ran the host’s and the plugin’s migrations', async () => {
+      const tables = await host.dataSource.query(
+        kind === 'sqlite'
+          ? "SELECT name FROM sqlite_master WHERE type = 'table'"
+          : kind === 'postgres'
+            ? 'SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()'
+            : 'SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE()',
+      );
+      const names = (tables as Array<{ name: string }>).map((t) => t.name);
+      expect(names).toEqual(
+        expect.arrayContaining(['host_account', 'host_product', 'esd_instance', 'esd_license']),
+      );
+    });
 
-  it('GET /esd/health answers without a principal: database and Redis reachable, queue depths', async () => {
-    const response = await request(host.url).get('/esd/health').expect(200);
-    expect(response.body).toMatchObject({ status: 'ok', problems: [] });
-    expect(response.body.checks).toEqual(
-      expect.arrayContaining([
-        { name: 'database', status: 'ok' },
-        { name: 'redis', status: 'ok' },
-      ]),
-    );
-    expect(response.body.queues['esd-provisioning']).toMatchObject({ waiting: 0, failed: 0 });
-  });
+    it('GET /esd/health answers without a principal: database and Redis reachable, queue depths', async () => {
+      const response = await request(host.url).get('/esd/health').expect(200);
+      expect(response.body).toMatchObject({ status: 'ok', problems: [] });
+      expect(response.body.checks).toEqual(
+        expect.arrayContaining([
+          { name: 'database', status: 'ok' },
+          { name: 'redis', status: 'ok' },
+        ]),
+      );
+      expect(response.body.queues['esd-provisioning']).toMatchObject({ waiting: 0, failed: 0 });
+    });
 
-  it('the host’s routes need a principal and keep to their roles', async () => {
-    await request(host.url).get('/host/products').expect(401);
-    await request(host.url).get('/host/products').set('x-principal', 'nobody').expect(401);
-    const created = await request(host.url)
-      .post('/host/accounts')
-      .set('x-principal', 'reseller:R1')
-      .send({ name: 'Anna Papadopoulou', email: 'anna@example.gr', country: 'GR', locale: 'el-GR' })
-      .expect(201);
-    expect(created.body.accountId).toMatch(/^[0-9a-f-]{36}$/);
-    await request(host.url)
-      .post('/host/accounts')
-      .set('x-principal', 'customer:C1')
-      .send({ name: 'X', email: 'x@example.gr', country: 'GR', locale: 'el-GR' })
-      .expect(403);
-    await request(host.url)
-      .post('/host/accounts')
-      .set('x-principal', 'admin')
-      .send({ name: 'X', email: 'not-an-email', country: 'GR', locale: 'el-GR', extra: 1 })
-      .expect(400);
-    const page = await request(host.url).get('/host/products?limit=501').set('x-principal', 'admin');
-    expect(page.status).toBe(400);
-    const empty = await request(host.url).get('/host/products').set('x-principal', 'admin').expect(200);
-    expect(empty.body).toEqual({ items: [], nextCursor: null });
-  });
-});
+    it('the host’s routes need a principal and keep to their roles', async () => {
+      await request(host.url).get('/host/products').expect(401);
+      await request(host.url).get('/host/products').set('x-principal', 'nobody').expect(401);
+      const created = await request(host.url)
+        .post('/host/accounts')
+        .set('x-principal', 'reseller:R1')
+        .send({ name: 'Anna Papadopoulou', email: 'anna@example.gr', country: 'GR', locale: 'el-GR' })
+        .expect(201);
+      expect(created.body.accountId).toMatch(/^[0-9a-f-]{36}$/);
+      await request(host.url)
+        .post('/host/accounts')
+        .set('x-principal', 'customer:C1')
+        .send({ name: 'X', email: 'x@example.gr', country: 'GR', locale: 'el-GR' })
+        .expect(403);
+      await request(host.url)
+        .post('/host/accounts')
+        .set('x-principal', 'admin')
+        .send({ name: 'X', email: 'not-an-email', country: 'GR', locale: 'el-GR', extra: 1 })
+        .expect(400);
+      const page = await request(host.url).get('/host/products?limit=501').set('x-principal', 'admin');
+      expect(page.status).toBe(400);
+      const empty = await request(host.url).get('/host/products').set('x-principal', 'admin').expect(200);
+      expect(empty.body).toEqual({ items: [], nextCursor: null });
+    });
+  },
+);

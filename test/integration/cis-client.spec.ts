@@ -9,7 +9,9 @@ import { once } from 'node:events';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { LoggerService } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
 import {
+  CIS_CLIENT_OPTIONS,
   CisClient,
   CisClientFactory,
   CisError,
@@ -285,7 +287,14 @@ describe('CisClient against the CIS sandbox (real HTTPS, MSAL sign-in)', () => {
     });
 
     it('the factory keeps one client (and so one token cache) per connection', async () => {
-      const factory = new CisClientFactory({ logger: capturingLogger(logLines) });
+      // Built by Nest's injector, as the plugin module will: the options token is optional.
+      const moduleRef = await Test.createTestingModule({
+        providers: [
+          CisClientFactory,
+          { provide: CIS_CLIENT_OPTIONS, useValue: { logger: capturingLogger(logLines) } },
+        ],
+      }).compile();
+      const factory = moduleRef.get(CisClientFactory);
       try {
         const first = factory.forConnection(connection());
         await first.getMarkets();
@@ -306,8 +315,11 @@ describe('CisClient against the CIS sandbox (real HTTPS, MSAL sign-in)', () => {
         expect(rotated.thumbprints.sha256).toBe(other.thumbprintSha256);
         await rotated.getMarkets();
         expect(await calls()).toMatchObject({ token: 2, markets: 3 });
+        // Closing the module closes the clients (their kept-alive sockets) and forgets them.
+        await moduleRef.close();
+        expect(factory.forConnection(connection())).not.toBe(first);
       } finally {
-        factory.onModuleDestroy();
+        await moduleRef.close();
       }
     });
 
@@ -505,6 +517,16 @@ describe('CisClient against the CIS sandbox (real HTTPS, MSAL sign-in)', () => {
       const error = await failure(client.getMarkets());
       expectRefusal(error, EsdErrorCode.CIS_UNAVAILABLE);
       expect(error.outcomeUnknown).toBe(true);
+    });
+
+    it('refuses an API whose TLS certificate is not trusted, without retrying', async () => {
+      // Signed in through the tap (trusted), but the API is the sandbox itself, whose CA the client lacks.
+      const client = newClient(connection({ serviceUrl: sandbox.url }));
+      const error = await failure(client.getMarkets());
+      expectRefusal(error, EsdErrorCode.CIS_TLS_NOT_TRUSTED);
+      expect(error.transient).toBe(false);
+      expect(error.details).toMatchObject({ attempts: 1 });
+      expect((await calls()).markets).toBe(0);
     });
 
     it('maps malformed JSON to CIS_MALFORMED_RESPONSE, and rides out a single garbled answer', async () => {

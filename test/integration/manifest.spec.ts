@@ -30,15 +30,27 @@ describe('plugin.manifest.json', () => {
     expect(manifest.version).toBe(read('package.json').version);
     expect(manifest.id).toBe('microsoft-esd');
     expect(manifest.productTypes).toEqual([
-      { code: 'MICROSOFT_ESD', name: 'Microsoft ESD', billing: 'one-time', quantityPerItem: 1, returnable: true },
+      {
+        code: 'MICROSOFT_ESD',
+        name: 'Microsoft ESD',
+        billing: 'one-time',
+        quantityPerItem: 1,
+        returnable: true,
+      },
     ]);
     expect(manifest.hooks).toEqual({ precheck: true, order: true, cancel: true, status: true });
-    expect(manifest.jobs.map((j: { name: string }) => j.name)).toEqual(['catalog-sync', 'token-status-sync', 'sweeper']);
+    expect(manifest.jobs.map((j: { name: string }) => j.name)).toEqual([
+      'catalog-sync',
+      'token-status-sync',
+      'sweeper',
+    ]);
   });
 
   it('ships in the package: the files list covers the manifest, its schema, the entry and the migrations', () => {
     const pkg = read('package.json');
-    expect(pkg.files).toEqual(expect.arrayContaining(['plugin.manifest.json', 'plugin.manifest.schema.json']));
+    expect(pkg.files).toEqual(
+      expect.arrayContaining(['plugin.manifest.json', 'plugin.manifest.schema.json']),
+    );
     const covered = (file: string) => pkg.files.some((f: string) => file === f || file.startsWith(`${f}/`));
     expect(covered(manifest.entry)).toBe(true);
     expect(covered(path.dirname(manifest.migrations))).toBe(true);
@@ -54,7 +66,9 @@ describe('plugin.manifest.json', () => {
     expect(typeof exports[manifest.module].forRootAsync).toBe('function');
     const dir = path.join(root, path.dirname(manifest.migrations));
     const compiled = fs.readdirSync(dir).filter((f) => /^\d{13}-[A-Z][A-Za-z]+\.js$/.test(f));
-    const sources = fs.readdirSync(path.join(root, 'migrations')).filter((f) => /^\d{13}-[A-Z][A-Za-z]+\.ts$/.test(f));
+    const sources = fs
+      .readdirSync(path.join(root, 'migrations'))
+      .filter((f) => /^\d{13}-[A-Z][A-Za-z]+\.ts$/.test(f));
     expect(sources.length).toBeGreaterThan(0);
     expect(compiled.sort()).toEqual(sources.map((f) => f.replace(/\.ts$/, '.js')).sort());
   });

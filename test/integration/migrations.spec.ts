@@ -2,7 +2,12 @@
  * The plugin's migrations on real SQLite, PostgreSQL and MariaDB: all up, all down, up again, and the schema
  * read back through TypeORM after each step (tables, columns and nullability, unique indexes, foreign keys).
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { DataSource, MigrationExecutor, type Table } from 'typeorm';
+import { dataSourceOptionsFromUrl } from '../../src/storage/database-url';
+import { UNIQUE_KEYS } from '../../src/storage/db-errors';
 import { ESD_ENTITIES } from '../../src/storage/entities';
 import { ESD_MIGRATIONS } from '../../src/storage/migrations';
 import { DATABASE_KINDS, createTestDatabase, type TestDatabase } from '../support/databases';
@@ -173,7 +178,10 @@ async function expectTables(ds: DataSource, names: string[]): Promise<void> {
         table: name,
         primary: expected.primary,
       });
-      expect({ table: name, unique: uniqueSets(table) }).toEqual({ table: name, unique: sorted(expected.unique) });
+      expect({ table: name, unique: uniqueSets(table) }).toEqual({
+        table: name,
+        unique: sorted(expected.unique),
+      });
       expect({ table: name, foreignKeys: foreignKeySpecs(table) }).toEqual({
         table: name,
         foreignKeys: sorted(expected.foreignKeys),
@@ -249,6 +257,25 @@ describe.each(DATABASE_KINDS)('migrations on %s', (kind) => {
     }
   });
 
+  it('names in UNIQUE_KEYS exactly the unique keys the migrations made', async () => {
+    if ((await executedNames(ds)).length !== MIGRATION_NAMES.length) await ds.runMigrations();
+    const qr = ds.createQueryRunner();
+    try {
+      for (const [name, { table, columns }] of Object.entries(UNIQUE_KEYS)) {
+        const t = await qr.getTable(table);
+        if (!t) throw new Error(`${table} is missing`);
+        const keys = name.startsWith('PK_')
+          ? [t.primaryColumns.map((c) => c.name).join(',')]
+          : t.indices.filter((i) => i.isUnique && i.name === name).map((i) => i.columnNames.join(','));
+        expect({ name, keys }).toEqual({ name, keys: [columns.join(',')] });
+      }
+      const named = Object.keys(UNIQUE_KEYS).filter((n) => !n.startsWith('PK_')).length;
+      expect(named).toBe(Object.values(SCHEMA).reduce((n, t) => n + t.unique.length, 0));
+    } finally {
+      await qr.release();
+    }
+  });
+
   it('gives times millisecond precision in the driver-specific column type', async () => {
     const qr = ds.createQueryRunner();
     try {
@@ -265,5 +292,48 @@ describe.each(DATABASE_KINDS)('migrations on %s', (kind) => {
     } finally {
       await qr.release();
     }
+  });
+});
+
+describe('dataSourceOptionsFromUrl', () => {
+  it('reads each accepted form and never synchronizes or runs migrations itself', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'esd-url-'));
+    try {
+      const file = path.join(dir, 'nested', 'esd.sqlite');
+      const sqlite = dataSourceOptionsFromUrl(`sqlite:${file}`);
+      expect(sqlite).toMatchObject({ type: 'better-sqlite3', database: file, enableWAL: true });
+      expect(fs.existsSync(path.dirname(file))).toBe(true);
+
+      const pg = dataSourceOptionsFromUrl('postgresql://u:p%40ss@db.example:6543/esd?schema=plugin');
+      expect(pg).toMatchObject({ type: 'postgres', host: 'db.example', port: 6543, username: 'u' });
+      expect(pg).toMatchObject({ password: 'p@ss', database: 'esd', schema: 'plugin' });
+
+      const maria = dataSourceOptionsFromUrl('mariadb://root@127.0.0.1/esd');
+      expect(maria).toMatchObject({
+        type: 'mariadb',
+        port: 3306,
+        database: 'esd',
+        timezone: 'Z',
+        charset: 'utf8mb4',
+      });
+
+      for (const options of [sqlite, pg, maria]) {
+        expect(options).toMatchObject({ synchronize: false, migrationsRun: false });
+        expect(options.migrations).toEqual([...ESD_MIGRATIONS]);
+        expect(options.entities).toEqual([...ESD_ENTITIES]);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses what it cannot read, naming DATABASE_URL and the accepted forms, never echoing a password', () => {
+    expect(() => dataSourceOptionsFromUrl('mssql://sa:secret@host/db')).toThrow(
+      /^DATABASE_URL "mssql:\/\/sa:\*\*\*@host\/db" uses the scheme "mssql:".*Accepted forms: sqlite:<path>.*postgres:\/\/.*mysql:\/\//,
+    );
+    expect(() => dataSourceOptionsFromUrl('postgres://h/db?sslmode=require')).toThrow(/parameter "sslmode"/);
+    expect(() => dataSourceOptionsFromUrl('postgres://h/db?schema=a;drop')).toThrow(/not a plain identifier/);
+    expect(() => dataSourceOptionsFromUrl('mysql://h:3306/')).toThrow(/names no database/);
+    expect(() => dataSourceOptionsFromUrl('./data/esd.sqlite')).toThrow(/DATABASE_URL/);
   });
 });

@@ -30,7 +30,11 @@ describe('MicrosoftEsdModule boot', () => {
   beforeAll(async () => {
     redisUrl = await requireService('redis');
     db = await createTestDatabase('sqlite');
-    dataSource = new DataSource({ ...db.dataSourceOptions, entities: ESD_ENTITIES, migrations: ESD_MIGRATIONS });
+    dataSource = new DataSource({
+      ...db.dataSourceOptions,
+      entities: ESD_ENTITIES,
+      migrations: ESD_MIGRATIONS,
+    });
     await dataSource.initialize();
     await dataSource.runMigrations();
   });
@@ -46,7 +50,11 @@ describe('MicrosoftEsdModule boot', () => {
 
   const options = (patch: Partial<MicrosoftEsdModuleOptions> = {}): MicrosoftEsdModuleOptions => ({
     hostApiVersion: '1.0.0',
-    catalog: { upsertProductType: async () => undefined, upsertProducts: async () => [], setProductsStatus: async () => undefined },
+    catalog: {
+      upsertProductType: async () => undefined,
+      upsertProducts: async () => [],
+      setProductsStatus: async () => undefined,
+    },
     notifier: { send: async () => undefined },
     events: { publish: async () => undefined },
     principal: () => undefined,
@@ -56,7 +64,11 @@ describe('MicrosoftEsdModule boot', () => {
     ...patch,
   });
 
-  async function boot(patch: Partial<MicrosoftEsdModuleOptions>, extraProviders: unknown[] = [], worker?: boolean) {
+  async function boot(
+    patch: Partial<MicrosoftEsdModuleOptions>,
+    extraProviders: unknown[] = [],
+    worker?: boolean,
+  ) {
     @Module({
       imports: [MicrosoftEsdModule.forRootAsync({ worker, useFactory: async () => options(patch) })],
       providers: extraProviders as never[],
@@ -64,8 +76,14 @@ describe('MicrosoftEsdModule boot', () => {
     class HostModule {}
     const moduleRef = await Test.createTestingModule({ imports: [HostModule] }).compile();
     const app = moduleRef.createNestApplication({ logger: false });
+    try {
+      await app.init();
+    } catch (error) {
+      // A boot that failed half-way still holds Redis connections: release them, then report the failure.
+      await app.close().catch(() => undefined);
+      throw error;
+    }
     apps.push(app);
-    await app.init();
     return app;
   }
 
@@ -83,11 +101,15 @@ describe('MicrosoftEsdModule boot', () => {
   });
 
   it('stops the boot on a bad option, naming it', async () => {
-    await expect(boot({ notifier: {} as never })).rejects.toThrow('notifier: expected an object implementing send()');
+    await expect(boot({ notifier: {} as never })).rejects.toThrow(
+      'notifier: expected an object implementing send()',
+    );
   });
 
   it('refuses a host whose contract version is outside the manifest range', async () => {
-    await expect(boot({ hostApiVersion: '2.1.0' })).rejects.toThrow(/host contract 2\.1\.0.*supports host contract \^1\.0\.0/);
+    await expect(boot({ hostApiVersion: '2.1.0' })).rejects.toThrow(
+      /host contract 2\.1\.0.*supports host contract \^1\.0\.0/,
+    );
   });
 
   it('refuses a DataSource that does not know the plugin’s entities, saying what to add', async () => {
@@ -107,7 +129,10 @@ describe('MicrosoftEsdModule boot', () => {
   });
 
   it('registers no queue processors with worker: false (in the factory or beside it)', async () => {
-    for (const [patch, worker] of [[{ worker: false }, undefined], [{}, false]] as const) {
+    for (const [patch, worker] of [
+      [{ worker: false }, undefined],
+      [{}, false],
+    ] as const) {
       const app = await boot(patch, [processorProvider(StrayProcessor)], worker);
       const queue = app.get<Queue>(getQueueToken(QUEUES.maintenance));
       expect((queue as unknown as { handlers: Record<string, unknown> }).handlers).toEqual({});

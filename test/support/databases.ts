@@ -28,7 +28,10 @@ function scratchName(): string {
 }
 
 /** Creates an empty scratch database of `kind`; an unreachable server fails naming the command that starts it. */
-export async function createTestDatabase(kind: DatabaseKind, extra: DataSourceExtras = {}): Promise<TestDatabase> {
+export async function createTestDatabase(
+  kind: DatabaseKind,
+  extra: DataSourceExtras = {},
+): Promise<TestDatabase> {
   switch (kind) {
     case 'sqlite': {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'esd-test-'));

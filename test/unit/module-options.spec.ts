@@ -7,7 +7,11 @@ import type { MicrosoftEsdModuleOptions } from '../../src/microsoft-esd.options'
 const secretKey = randomBytes(32).toString('base64');
 const valid = (): MicrosoftEsdModuleOptions => ({
   hostApiVersion: '1.0.0',
-  catalog: { upsertProductType: async () => undefined, upsertProducts: async () => [], setProductsStatus: async () => undefined },
+  catalog: {
+    upsertProductType: async () => undefined,
+    upsertProducts: async () => [],
+    setProductsStatus: async () => undefined,
+  },
   notifier: { send: async () => undefined },
   events: { publish: async () => undefined },
   principal: () => undefined,
@@ -27,7 +31,12 @@ function failure(raw: unknown, extras = {}): EsdError {
 describe('module options at boot', () => {
   it('applies the defaults to valid options', () => {
     const resolved = resolveOptions(valid(), {});
-    expect(resolved).toMatchObject({ routePrefix: 'esd', worker: true, orderWaitMs: 5000, cisTimeoutMs: 15000 });
+    expect(resolved).toMatchObject({
+      routePrefix: 'esd',
+      worker: true,
+      orderWaitMs: 5000,
+      cisTimeoutMs: 15000,
+    });
     expect(resolved.secretKey.equals(Buffer.from(secretKey, 'base64'))).toBe(true);
   });
 
@@ -39,11 +48,23 @@ describe('module options at boot', () => {
   it.each([
     ['secretKey', { secretKey: 'c2hvcnQ=' }, 'secretKey: expected 32 bytes encoded as base64'],
     ['notifier', { notifier: {} }, 'notifier: expected an object implementing send()'],
-    ['catalog', { catalog: { upsertProducts: () => [] } }, 'catalog: expected an object implementing upsertProductType(), upsertProducts(), setProductsStatus()'],
+    [
+      'catalog',
+      { catalog: { upsertProducts: () => [] } },
+      'catalog: expected an object implementing upsertProductType(), upsertProducts(), setProductsStatus()',
+    ],
     ['events', { events: undefined }, 'events: expected an object implementing publish()'],
     ['principal', { principal: 'req.user' }, 'principal: expected a function (request) => principal'],
-    ['hostApiVersion', { hostApiVersion: 'latest' }, 'hostApiVersion: expected a semver version such as 1.2.0'],
-    ['redis', { redis: 'http://localhost:6379' }, 'redis: expected a redis:// or rediss:// URL, or ioredis options'],
+    [
+      'hostApiVersion',
+      { hostApiVersion: 'latest' },
+      'hostApiVersion: expected a semver version such as 1.2.0',
+    ],
+    [
+      'redis',
+      { redis: 'http://localhost:6379' },
+      'redis: expected a redis:// or rediss:// URL, or ioredis options',
+    ],
     ['worker', { worker: 'yes' }, 'worker: expected true or false'],
     ['orderWaitMs', { orderWaitMs: -5 }, 'orderWaitMs: expected an integer number of milliseconds (0–60000)'],
     ['dataSource', { dataSource: {} }, 'dataSource: expected a TypeORM DataSource'],
@@ -74,14 +95,18 @@ describe('module options at boot', () => {
   it('refuses a host whose contract version is outside the manifest’s hostApi range', () => {
     const error = failure({ ...valid(), hostApiVersion: '2.0.0' });
     expect(error.code).toBe(EsdErrorCode.HOST_API_INCOMPATIBLE);
-    expect(error.message).toMatch(/host contract 2\.0\.0, but Microsoft ESD \d+\.\d+\.\d+ supports host contract \^1\.0\.0/);
+    expect(error.message).toMatch(
+      /host contract 2\.0\.0, but Microsoft ESD \d+\.\d+\.\d+ supports host contract \^1\.0\.0/,
+    );
     expect(error.message).toContain('upgrade the host');
     expect(resolveOptions({ ...valid(), hostApiVersion: '1.7.3' }, {}).hostApiVersion).toBe('1.7.3');
   });
 
   it('refuses a routePrefix from the factory that differs from where the routes were mounted', () => {
     const error = failure({ ...valid(), routePrefix: 'licenses' }, { routePrefix: 'esd' });
-    expect(error.message).toContain('routePrefix: the factory returned "licenses" but the routes were mounted under "esd"');
+    expect(error.message).toContain(
+      'routePrefix: the factory returned "licenses" but the routes were mounted under "esd"',
+    );
   });
 
   it('turns the worker off when either the extras or the factory says so', () => {

@@ -35,10 +35,11 @@ export function registerIdentityProviderRoutes(idp: RouteTable<IdpCaller>, state
     const form = formFields(req);
     const { correlationId } = caller;
     if (!state.tenants.has(tenant)) throw tenantNotFound(tenant, correlationId);
+    if (!form.grant_type) throw missingParameter('grant_type', correlationId);
     if (form.grant_type !== 'client_credentials') {
       throw aadFailure(
         'unsupportedGrantType',
-        `The app requested an unsupported grant type '${form.grant_type ?? ''}'.`,
+        `The app requested an unsupported grant type '${form.grant_type}'.`,
         correlationId,
       );
     }

@@ -59,7 +59,13 @@ export class CreateReferenceHostTables1763990000000 implements MigrationInterfac
           str('created_at', 30),
           str('updated_at', 30),
         ],
-        indices: [new TableIndex({ name: 'uq_host_product_instance_code', columnNames: ['instance_id', 'code'], isUnique: true })],
+        indices: [
+          new TableIndex({
+            name: 'uq_host_product_instance_code',
+            columnNames: ['instance_id', 'code'],
+            isUnique: true,
+          }),
+        ],
       }),
     );
     await queryRunner.createTable(
@@ -75,19 +81,37 @@ export class CreateReferenceHostTables1763990000000 implements MigrationInterfac
           str('dedupe_key', 200),
           str('created_at', 30),
         ],
-        indices: [new TableIndex({ name: 'uq_host_notification_dedupe', columnNames: ['dedupe_key'], isUnique: true })],
+        indices: [
+          new TableIndex({
+            name: 'uq_host_notification_dedupe',
+            columnNames: ['dedupe_key'],
+            isUnique: true,
+          }),
+        ],
       }),
     );
     await queryRunner.createTable(
       new Table({
         name: 'host_event',
-        columns: [id('id', 100), str('name', 64), text('payload'), str('occurred_at', 30), str('received_at', 30)],
+        columns: [
+          id('id', 100),
+          str('name', 64),
+          text('payload'),
+          str('occurred_at', 30),
+          str('received_at', 30),
+        ],
       }),
     );
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
-    for (const table of ['host_event', 'host_notification', 'host_product', 'host_product_type', 'host_account']) {
+    for (const table of [
+      'host_event',
+      'host_notification',
+      'host_product',
+      'host_product_type',
+      'host_account',
+    ]) {
       await queryRunner.dropTable(table);
     }
   }

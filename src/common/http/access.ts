@@ -63,7 +63,11 @@ export class EsdAccessGuard implements CanActivate {
     const principal = this.options.principal(request);
     if (!principal) throw new EsdError(EsdErrorCode.UNAUTHENTICATED);
     if (!access.roles.includes(principal.role)) throw new EsdError(EsdErrorCode.FORBIDDEN);
-    if (principal.role === 'admin' && access.permission && !principal.permissions.includes(access.permission)) {
+    if (
+      principal.role === 'admin' &&
+      access.permission &&
+      !principal.permissions.includes(access.permission)
+    ) {
       throw new EsdError(EsdErrorCode.FORBIDDEN, `This needs the permission ${access.permission}.`);
     }
     request[PRINCIPAL_PROPERTY] = principal;

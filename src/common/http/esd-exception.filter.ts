@@ -27,7 +27,8 @@ export function toErrorBody(error: unknown): EsdErrorBody {
   if (error instanceof HttpException) {
     const status = error.getStatus();
     const response = error.getResponse();
-    const fromResponse = typeof response === 'object' && response !== null ? (response as Record<string, unknown>) : {};
+    const fromResponse =
+      typeof response === 'object' && response !== null ? (response as Record<string, unknown>) : {};
     if (typeof fromResponse.code === 'string' && typeof fromResponse.message === 'string') {
       return {
         statusCode: status,
@@ -36,7 +37,8 @@ export function toErrorBody(error: unknown): EsdErrorBody {
         details: fromResponse.details as Record<string, unknown> | undefined,
       };
     }
-    const code = CODE_BY_STATUS[status] ?? (status >= 500 ? EsdErrorCode.INTERNAL : EsdErrorCode.VALIDATION_FAILED);
+    const code =
+      CODE_BY_STATUS[status] ?? (status >= 500 ? EsdErrorCode.INTERNAL : EsdErrorCode.VALIDATION_FAILED);
     const message = Array.isArray(fromResponse.message)
       ? (fromResponse.message as string[]).join('; ')
       : typeof fromResponse.message === 'string'
@@ -59,11 +61,15 @@ export class EsdExceptionFilter implements ExceptionFilter {
     const body = toErrorBody(error);
     if (body.statusCode >= 500) {
       // The stack goes to the operator's log; the caller gets the code and a sentence.
-      this.logger.error(`${body.code}: ${error instanceof Error ? error.message : String(error)}`, (error as Error)?.stack);
+      this.logger.error(
+        `${body.code}: ${error instanceof Error ? error.message : String(error)}`,
+        (error as Error)?.stack,
+      );
     }
     const response = host.switchToHttp().getResponse<Response>();
     const retryAfter = (error as { retryAfterSeconds?: unknown })?.retryAfterSeconds;
-    if (typeof retryAfter === 'number' && body.statusCode >= 502) response.setHeader('Retry-After', String(retryAfter));
+    if (typeof retryAfter === 'number' && body.statusCode >= 502)
+      response.setHeader('Retry-After', String(retryAfter));
     else if (body.statusCode === 503) response.setHeader('Retry-After', '30');
     response.status(body.statusCode).json(body);
   }

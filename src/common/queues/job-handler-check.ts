@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { Provider } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { JOBS, ESD_OPTIONS } from '../../constants';
 import { EsdErrorCode } from '../error-codes';
@@ -31,33 +31,78 @@ export function findJobHandlerProblems(
     const onQueue = handlers.filter((h) => h.queue === queue);
     for (const h of onQueue) {
       if (h.job === undefined) {
-        problems.push(`${h.owner} handles every job of ${queue} (@Process without a name); name the job it handles`);
+        problems.push(
+          `${h.owner} handles every job of ${queue} (@Process without a name); name the job it handles`,
+        );
       } else if (!names.includes(h.job)) {
-        problems.push(`${h.owner} handles job "${h.job}" on ${queue}, which is not in the job table (constants.ts)`);
+        problems.push(
+          `${h.owner} handles job "${h.job}" on ${queue}, which is not in the job table (constants.ts)`,
+        );
       }
     }
     for (const name of names) {
       const owners = onQueue.filter((h) => h.job === name).map((h) => h.owner);
       if (owners.length === 0) problems.push(`job "${name}" on ${queue} has no handler`);
-      if (owners.length > 1) problems.push(`job "${name}" on ${queue} has ${owners.length} handlers: ${owners.join(', ')}`);
+      if (owners.length > 1)
+        problems.push(`job "${name}" on ${queue} has ${owners.length} handlers: ${owners.join(', ')}`);
     }
   }
   return problems;
 }
 
-/** Fails the boot when the plugin's queue processors and its job table disagree. */
-@Injectable()
-export class JobHandlerCheck implements OnModuleInit {
-  constructor(
-    private readonly discovery: DiscoveryService,
-    private readonly scanner: MetadataScanner,
-    private readonly reflector: Reflector,
-    @Inject(ESD_OPTIONS) private readonly options: ResolvedEsdOptions,
-  ) {}
+/**
+ * Every `@Process` handler of a `@Processor` class registered on one of the plugin's queues. It reads the classes,
+ * not instances, so it can run while providers are still being created — before `@nestjs/bull` binds anything.
+ */
+export function discoverJobHandlers(
+  discovery: DiscoveryService,
+  scanner: MetadataScanner,
+  reflector: Reflector,
+): DiscoveredJobHandler[] {
+  const queues = new Set(Object.keys(JOBS));
+  const processorOf = (candidate: unknown) =>
+    typeof candidate === 'function'
+      ? reflector.get<{ name?: string } | undefined>(BULL_QUEUE_METADATA, candidate as () => unknown)
+      : undefined;
+  const found: DiscoveredJobHandler[] = [];
+  const seen = new Set<unknown>();
+  for (const wrapper of discovery.getProviders()) {
+    // A class provider carries the class as metatype; processorProvider() registers a factory under the class.
+    const type = [wrapper.metatype, wrapper.token].find((c) => processorOf(c)?.name !== undefined);
+    if (!type || seen.has(type)) continue;
+    seen.add(type);
+    const queue = processorOf(type)!.name!;
+    if (!queues.has(queue)) continue;
+    const prototype = (type as { prototype: object }).prototype;
+    for (const method of scanner.getAllMethodNames(prototype)) {
+      const handler = (prototype as Record<string, unknown>)[method];
+      if (typeof handler !== 'function') continue;
+      const meta = reflector.get<{ name?: string } | undefined>(
+        BULL_PROCESS_METADATA,
+        handler as () => unknown,
+      );
+      if (meta === undefined) continue;
+      found.push({ queue, job: meta.name, owner: `${(type as { name: string }).name}.${method}` });
+    }
+  }
+  return found;
+}
 
-  onModuleInit(): void {
-    if (!this.options.worker) return;
-    const problems = findJobHandlerProblems(JOBS, this.discover());
+/** Injection token of the boot check; resolving it fails the boot when processors and the job table disagree. */
+export const JOB_HANDLER_CHECK = Symbol('JOB_HANDLER_CHECK');
+
+export const jobHandlerCheckProvider: Provider = {
+  provide: JOB_HANDLER_CHECK,
+  inject: [DiscoveryService, MetadataScanner, Reflector, ESD_OPTIONS],
+  useFactory: (
+    discovery: DiscoveryService,
+    scanner: MetadataScanner,
+    reflector: Reflector,
+    options: ResolvedEsdOptions,
+  ): DiscoveredJobHandler[] => {
+    if (!options.worker) return [];
+    const handlers = discoverJobHandlers(discovery, scanner, reflector);
+    const problems = findJobHandlerProblems(JOBS, handlers);
     if (problems.length > 0) {
       throw new EsdError(
         EsdErrorCode.JOB_HANDLERS_INCONSISTENT,
@@ -65,26 +110,6 @@ export class JobHandlerCheck implements OnModuleInit {
         { problems },
       );
     }
-  }
-
-  /** Every `@Process` handler on a `@Processor` of one of the plugin's queues. */
-  discover(): DiscoveredJobHandler[] {
-    const queues = new Set(Object.keys(JOBS));
-    const found: DiscoveredJobHandler[] = [];
-    for (const wrapper of this.discovery.getProviders()) {
-      const instance = wrapper.instance as object | null | undefined;
-      if (!instance || typeof instance !== 'object') continue;
-      const processor = this.reflector.get<{ name?: string } | undefined>(BULL_QUEUE_METADATA, instance.constructor);
-      if (!processor?.name || !queues.has(processor.name)) continue;
-      const prototype = Object.getPrototypeOf(instance) as object;
-      for (const method of this.scanner.getAllMethodNames(prototype)) {
-        const handler = (prototype as Record<string, unknown>)[method];
-        if (typeof handler !== 'function') continue;
-        const meta = this.reflector.get<{ name?: string } | undefined>(BULL_PROCESS_METADATA, handler);
-        if (meta === undefined) continue;
-        found.push({ queue: processor.name, job: meta.name, owner: `${instance.constructor.name}.${method}` });
-      }
-    }
-    return found;
-  }
-}
+    return handlers;
+  },
+};
