@@ -29,7 +29,7 @@ export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 export const JOBS: { readonly [Q in QueueName]: readonly string[] } = {
   [QUEUES.provisioning]: [],
   [QUEUES.catalog]: [],
-  [QUEUES.maintenance]: [],
+  [QUEUES.maintenance]: ['reseal-secrets'],
 };
 
 /** Default options of every job: bounded attempts, exponential backoff, finished jobs dropped. */

@@ -12,6 +12,9 @@ import { EsdErrorCode } from './common/error-codes';
 import { EsdError } from './common/esd-error';
 import { DEFAULT_JOB_OPTIONS, ESD_OPTIONS, QUEUES } from './constants';
 import { HealthController } from './health/health.controller';
+import { INSTANCE_CONTROLLERS, INSTANCE_PROVIDERS } from './settings/instances.providers';
+import { SECRET_PROCESSORS, SECRET_PROVIDERS } from './settings/secrets.providers';
+import { processorProvider } from './common/queues/processor-provider';
 import { HealthService } from './health/health.service';
 import { assertHostCompatible } from './host/plugin-manifest';
 import {
@@ -115,10 +118,13 @@ export class MicrosoftEsdModule extends ConfigurableEsdModule {
           { path: extras.routePrefix ?? DEFAULT_ROUTE_PREFIX, module: MicrosoftEsdModule },
         ]),
       ],
-      controllers: [HealthController],
+      controllers: [HealthController, ...INSTANCE_CONTROLLERS],
       providers: [
         EsdAccessGuard,
         HealthService,
+        ...SECRET_PROVIDERS,
+        ...INSTANCE_PROVIDERS,
+        ...SECRET_PROCESSORS.map((processor) => processorProvider(processor)),
         {
           provide: CIS_CLIENT_OPTIONS,
           inject: [ESD_OPTIONS],

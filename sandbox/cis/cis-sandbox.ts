@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { createApiCallerResolver, type ApiCaller } from './api/api-caller';
 import { registerMarketsRoutes } from './api/markets.routes';
+import { registerOffersRoutes } from './api/offers.routes';
 import { renderVendorFailure } from './api/vendor-error';
 import { createControlsRouter } from './controls/controls.router';
 import { FaultInjector } from './fault-injector';
@@ -130,6 +131,7 @@ export class CisSandbox {
       bodyParser: express.json({ limit: '1mb' }),
     });
     registerMarketsRoutes(api, state);
+    registerOffersRoutes(api, state);
 
     const shutdown = new AbortController();
     const app = express();

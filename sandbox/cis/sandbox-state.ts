@@ -1,4 +1,5 @@
 import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
+import { SandboxCatalogs } from './catalog-generator';
 import { certificateThumbprints } from './test-identity';
 
 /** A market of a channel, in the vendor's wire shape. */
@@ -71,6 +72,8 @@ export const DEFAULT_MARKETS: readonly Market[] = [
 export class SandboxState {
   readonly tenants = new Set<string>();
   readonly channels = new Map<string, Market[]>();
+  /** The offers of each market (`GET /channels/{id}/offers`, `POST /__sandbox/catalog`); reset restores the defaults. */
+  readonly catalogs = new SandboxCatalogs();
   private readonly clients = new Map<string, RegisteredClient>();
   private readonly accessTokens = new Map<string, IssuedAccessToken>();
   config: SandboxConfig;
@@ -156,10 +159,11 @@ export class SandboxState {
     return this.config;
   }
 
-  /** Config and counters back to how the sandbox started; tenants, clients, certificates and tokens stay. */
+  /** Config, counters and catalogs back to how the sandbox started; tenants, clients, certificates and tokens stay. */
   reset(): void {
     this.config = { ...this.initialConfig };
     this.stats = emptyStats();
+    this.catalogs.reset();
   }
 }
 

@@ -12,23 +12,10 @@ import type {
   HostProductResult,
   ProductTypeDefinition,
 } from '../../src/host/ports';
+import { isUniqueViolation } from '../../src/storage/db-errors';
 import { HostEventRow, HostNotificationRow, HostProductRow, HostProductTypeRow } from './host.entities';
 
 const now = () => new Date().toISOString();
-
-/** Is this error a unique-key violation, on any of the three databases? */
-export function isUniqueViolation(error: unknown): boolean {
-  const e = error as { code?: string; errno?: number; driverError?: { code?: string; errno?: number } };
-  const code = e.driverError?.code ?? e.code;
-  const errno = e.driverError?.errno ?? e.errno;
-  return (
-    code === '23505' ||
-    code === 'ER_DUP_ENTRY' ||
-    errno === 1062 ||
-    code === 'SQLITE_CONSTRAINT_UNIQUE' ||
-    code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
-  );
-}
 
 /** The reference host's catalog: products per instance, admin-owned fields never touched by updates. */
 export class ReferenceHostCatalog implements HostCatalog {

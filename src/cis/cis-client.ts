@@ -3,6 +3,14 @@ import { Logger, type LoggerService } from '@nestjs/common';
 import { type CisConnection, type ResolvedCisConnection, resolveCisConnection } from './cis-connection';
 import { isRecord } from './cis-errors';
 import {
+  type CisOfferEntry,
+  type CisOffersOptions,
+  type CisOffersPage,
+  type CisOffersQuery,
+  listOfferPages,
+  listOffers,
+} from './cis-offers';
+import {
   CisHttp,
   type CisRequest,
   type CisResponse,
@@ -109,6 +117,22 @@ export class CisClient {
       parse: parseMarkets,
     });
     return response.data;
+  }
+
+  /**
+   * A market's offers page by page, following the continuation token to the end (see `cis-offers.ts`): for
+   * a catalog run that reports progress. Malformed offers come back as `{ ok: false, offerId?, reason }`.
+   */
+  offerPages(
+    query: CisOffersQuery,
+    options?: CisOffersOptions,
+  ): AsyncGenerator<CisOffersPage, void, undefined> {
+    return listOfferPages(this, query, options);
+  }
+
+  /** Every offer of a market (all pages), good and malformed, in Microsoft's order. */
+  getOffers(query: CisOffersQuery, options?: CisOffersOptions): Promise<CisOfferEntry[]> {
+    return listOffers(this, query, options);
   }
 
   /**

@@ -178,7 +178,6 @@ export class CisHttp {
       }
       this.deps.logger.warn?.(
         `${request.route} failed with ${error.code} (attempt ${calls}); retrying in ${delay} ms, requestId=${requestId}`,
-        'CisClient',
       );
       await this.deps.sleep(delay);
     }
@@ -266,7 +265,6 @@ export class CisHttp {
     const who = this.deps.connection.instanceId ? ` instance=${this.deps.connection.instanceId}` : '';
     this.deps.logger.log(
       `${context.route} ${outcome} ${ms}ms correlationId=${context.correlationId} requestId=${context.requestId} attempt=${attempt}${who}`,
-      'CisClient',
     );
   }
 }

@@ -133,7 +133,7 @@ export class CisTokenProvider implements CisBearerSource {
           piiLoggingEnabled: false,
           logLevel: LogLevel.Warning,
           loggerCallback: (_level, message, containsPii) => {
-            if (!containsPii) this.logger.debug?.(`msal: ${message}`, 'CisTokenProvider');
+            if (!containsPii) this.logger.debug?.(`msal: ${message}`);
           },
         },
       },
@@ -173,7 +173,6 @@ export class CisTokenProvider implements CisBearerSource {
       if (!result.fromCache) {
         this.logger.log(
           `signed in to ${this.connection.authorityHost} as client ${this.connection.clientId} in ${Date.now() - started}ms; token valid until ${expiresOn.toISOString()}${forceRefresh ? ' (forced refresh)' : ''}`,
-          'CisTokenProvider',
         );
       }
       return { accessToken: result.accessToken, expiresOn, fromCache: result.fromCache };
@@ -181,7 +180,6 @@ export class CisTokenProvider implements CisBearerSource {
       const mapped = error instanceof CisError ? error : mapMsalError(error);
       this.logger.warn?.(
         `sign-in to ${this.connection.authorityHost} as client ${this.connection.clientId} failed: ${mapped.code}${mapped.vendorCode ? ` (${mapped.vendorCode})` : ''}`,
-        'CisTokenProvider',
       );
       throw mapped;
     }

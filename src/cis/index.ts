@@ -9,6 +9,21 @@ export {
 export { CisClient, type CisCallOptions, type CisClientOptions, type CisMarket } from './cis-client';
 export { CIS_CLIENT_OPTIONS, CisClientFactory } from './cis-client.factory';
 export {
+  CIS_OFFER_STATUSES,
+  DEFAULT_OFFERS_PAGE_SIZE,
+  MAX_OFFERS_PAGE_SIZE,
+  listOfferPages,
+  listOffers,
+  parseCisOffer,
+  parseOffersPage,
+  type CisOffer,
+  type CisOfferEntry,
+  type CisOfferStatus,
+  type CisOffersOptions,
+  type CisOffersPage,
+  type CisOffersQuery,
+} from './cis-offers';
+export {
   AAD_ERROR_CODES,
   CisError,
   VENDOR_ERROR_CODES,

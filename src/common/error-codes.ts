@@ -10,6 +10,15 @@ export enum EsdErrorCode {
   NOT_FOUND = 'NOT_FOUND',
   CONFLICT = 'CONFLICT',
 
+  // Certificates and sealed secrets (Applications Setup)
+  CERTIFICATE_UNREADABLE = 'CERTIFICATE_UNREADABLE',
+  CERTIFICATE_PFX_WRONG_PASSWORD = 'CERTIFICATE_PFX_WRONG_PASSWORD',
+  CERTIFICATE_KEY_MISSING = 'CERTIFICATE_KEY_MISSING',
+  CERTIFICATE_KEY_MISMATCH = 'CERTIFICATE_KEY_MISMATCH',
+  CERTIFICATE_EXPIRED = 'CERTIFICATE_EXPIRED',
+  CERTIFICATE_NOT_YET_VALID = 'CERTIFICATE_NOT_YET_VALID',
+  SEALED_SECRET_UNREADABLE = 'SEALED_SECRET_UNREADABLE',
+
   // Module options and host compatibility (boot time)
   INVALID_MODULE_OPTIONS = 'INVALID_MODULE_OPTIONS',
   HOST_API_INCOMPATIBLE = 'HOST_API_INCOMPATIBLE',
@@ -44,6 +53,15 @@ export enum EsdErrorCode {
   CIS_REQUEST_FAILED = 'CIS_REQUEST_FAILED',
   CIS_TLS_NOT_TRUSTED = 'CIS_TLS_NOT_TRUSTED',
 
+  // Applications Setup: instances
+  SYSTEM_NAME_TAKEN = 'SYSTEM_NAME_TAKEN',
+  INSTANCE_MARKET_TAKEN = 'INSTANCE_MARKET_TAKEN',
+  CLIENT_ID_COUNTRY_CONFLICT = 'CLIENT_ID_COUNTRY_CONFLICT',
+  MARKET_NOT_OFFERED = 'MARKET_NOT_OFFERED',
+  INSTANCE_CERTIFICATE_REQUIRED = 'INSTANCE_CERTIFICATE_REQUIRED',
+  INSTANCE_IN_USE = 'INSTANCE_IN_USE',
+  CONNECTION_FAILED = 'CONNECTION_FAILED',
+
   // Infrastructure
   DATABASE_UNAVAILABLE = 'DATABASE_UNAVAILABLE',
   QUEUE_UNAVAILABLE = 'QUEUE_UNAVAILABLE',
@@ -63,6 +81,41 @@ export const ERROR_DESCRIPTIONS: Record<EsdErrorCode, EsdErrorDescription> = {
   FORBIDDEN: { httpStatus: 403, message: 'Your role may not use this route.' },
   NOT_FOUND: { httpStatus: 404, message: 'Nothing with that id exists for you.' },
   CONFLICT: { httpStatus: 409, message: 'The request conflicts with the current state; reload and retry.' },
+
+  CERTIFICATE_UNREADABLE: {
+    httpStatus: 422,
+    message:
+      'The certificate could not be read: it is not a PEM certificate, or not a PFX file, or the file is damaged. Export it again and upload the new file.',
+  },
+  CERTIFICATE_PFX_WRONG_PASSWORD: {
+    httpStatus: 422,
+    message:
+      'The PFX file could not be opened with this password: the password is wrong — or the file was changed after it was exported. Check the password, or export the PFX again.',
+  },
+  CERTIFICATE_KEY_MISSING: {
+    httpStatus: 422,
+    message:
+      "No usable private key came with the certificate. Upload the certificate's private key (PEM, unencrypted) or a PFX exported with its private key.",
+  },
+  CERTIFICATE_KEY_MISMATCH: {
+    httpStatus: 422,
+    message:
+      'The private key does not belong to the certificate. Upload the certificate together with its own private key.',
+  },
+  CERTIFICATE_EXPIRED: {
+    httpStatus: 422,
+    message: 'The certificate has expired. Upload its renewal.',
+  },
+  CERTIFICATE_NOT_YET_VALID: {
+    httpStatus: 422,
+    message:
+      "The certificate is not valid yet. Upload it once its validity starts, or check this server's clock.",
+  },
+  SEALED_SECRET_UNREADABLE: {
+    httpStatus: 500,
+    message:
+      'A sealed secret could not be opened: the sealing key that made this value is not configured — add it to previousSecretKeys — or the value was changed.',
+  },
 
   INVALID_MODULE_OPTIONS: {
     httpStatus: 500,
@@ -168,6 +221,39 @@ export const ERROR_DESCRIPTIONS: Record<EsdErrorCode, EsdErrorDescription> = {
     httpStatus: 502,
     message:
       "The Microsoft CIS API's TLS certificate is not trusted. Check the Service URL and, for sandbox or pre-production endpoints, the CA certificate in the instance settings.",
+  },
+
+  SYSTEM_NAME_TAKEN: {
+    httpStatus: 409,
+    message: 'Another instance already has this system name. Choose a different system name.',
+  },
+  INSTANCE_MARKET_TAKEN: {
+    httpStatus: 409,
+    message:
+      'Another instance already sells this client ID in this country and language. Edit that instance instead, or choose another market.',
+  },
+  CLIENT_ID_COUNTRY_CONFLICT: {
+    httpStatus: 409,
+    message:
+      'This client ID already serves another country, and Microsoft issues one client ID per country. Use the client ID issued for this country.',
+  },
+  MARKET_NOT_OFFERED: {
+    httpStatus: 422,
+    message:
+      "This country and language are not among the markets Microsoft offers this channel. Choose one from the instance's options.",
+  },
+  INSTANCE_CERTIFICATE_REQUIRED: {
+    httpStatus: 422,
+    message:
+      "Upload the instance's certificate first: the markets come from Microsoft, and listing them needs a sign-in with it.",
+  },
+  INSTANCE_IN_USE: {
+    httpStatus: 409,
+    message: 'This instance has licenses and cannot be deleted. Disable it instead.',
+  },
+  CONNECTION_FAILED: {
+    httpStatus: 422,
+    message: 'The connection test failed; the step named says what to fix.',
   },
 
   DATABASE_UNAVAILABLE: { httpStatus: 503, message: 'The database is unavailable.' },

@@ -5,6 +5,7 @@ import type { Queue } from 'bull';
 import { DataSource } from 'typeorm';
 import { QUEUES } from '../constants';
 import { ESD_DATA_SOURCE_TOKEN } from '../common/esd-data-source';
+import { instanceHealthChecks } from './instance-health';
 
 /** One thing health looked at. */
 export interface HealthCheck {
@@ -85,6 +86,21 @@ export class HealthService {
       }
     }
     if (redisOk) checks.push({ name: 'redis', status: 'ok' });
+
+    // Instances are read only when the database answered: otherwise the database check already says why.
+    if (checks[0].status === 'ok') {
+      try {
+        checks.push(
+          ...(await withTimeout(instanceHealthChecks(this.dataSource, new Date()), 'The database')),
+        );
+      } catch (error) {
+        checks.push({
+          name: 'instances',
+          status: 'warn',
+          message: `The instances could not be read (${(error as Error).message}).`,
+        });
+      }
+    }
 
     const failed = checks.some((c) => c.status === 'fail');
     const warned = checks.some((c) => c.status === 'warn');

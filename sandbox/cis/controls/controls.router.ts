@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { FaultInjector } from '../fault-injector';
 import type { SandboxState } from '../sandbox-state';
+import { registerCatalogControls } from './catalog.control';
 import { parseConfig, parseFault, parseIdentity, type Parsed } from './control-schemas';
 
 export interface ControlsDeps {
@@ -91,6 +92,8 @@ export function createControlsRouter(deps: ControlsDeps): Router {
       refuse(res, 400, 'InvalidControlRequest', 'certificatePem is not a readable PEM certificate');
     }
   });
+
+  registerCatalogControls(router, { state, defaultChannelId: deps.defaultChannelId });
 
   router.use((_req, res) => {
     refuse(res, 404, 'NotFound', 'no such sandbox control');

@@ -1,0 +1,56 @@
+import { InjectQueue } from '@nestjs/bull';
+import { Controller, Get, HttpCode, Inject, Post, Req } from '@nestjs/common';
+import type { Queue } from 'bull';
+import { AuditService } from '../common/audit.service';
+import { Access, EsdController, principalOf } from '../common/http/access';
+import { ESD_OPTIONS, QUEUES } from '../constants';
+import type { ResolvedEsdOptions } from '../microsoft-esd.options';
+import { SecretSealer } from './secret-sealer';
+import { settingsFormSchema, type SettingsFormSchema } from './settings-schema';
+
+/** The job that moves every sealed value to the current sealing key (processed by the secrets feature). */
+export const RESEAL_SECRETS_JOB = 'reseal-secrets';
+
+/** Applications Setup settings that are not one instance's: the form schema and the key rotation. */
+@EsdController()
+@Access({ roles: ['admin'], permission: 'esd.settings.manage' })
+@Controller('settings')
+export class SettingsController {
+  constructor(
+    @Inject(ESD_OPTIONS) private readonly options: ResolvedEsdOptions,
+    @InjectQueue(QUEUES.maintenance) private readonly maintenance: Queue,
+    private readonly sealer: SecretSealer,
+    private readonly audit: AuditService,
+  ) {}
+
+  /** The JSON Schema of both stages of the instance form (the manifest's `settings.schemaRoute`). */
+  @Get('schema')
+  schema(): SettingsFormSchema {
+    return settingsFormSchema(this.options.routePrefix);
+  }
+
+  /**
+   * Re-seals every secret under the current key. The job id is derived from the key, so asking twice while a
+   * run is queued or running answers the same job; a finished run is replaced by a new one.
+   */
+  @Post('reseal')
+  @HttpCode(202)
+  async reseal(@Req() request: unknown): Promise<{ jobId: string }> {
+    const jobId = `${RESEAL_SECRETS_JOB}:${this.sealer.currentKeyId}`;
+    const existing = await this.maintenance.getJob(jobId);
+    if (existing) {
+      const state = await existing.getState();
+      if (state !== 'completed' && state !== 'failed') return { jobId };
+      await existing.remove();
+    }
+    await this.maintenance.add(RESEAL_SECRETS_JOB, { keyId: this.sealer.currentKeyId }, { jobId });
+    await this.audit.record({
+      actor: principalOf(request),
+      action: 'settings.reseal',
+      subjectType: 'settings',
+      subjectId: null,
+      details: { jobId },
+    });
+    return { jobId };
+  }
+}

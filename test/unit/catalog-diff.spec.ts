@@ -1,0 +1,331 @@
+import { diffCatalog, offerContentHash, type StoredOfferState } from '../../src/catalog/catalog-diff';
+import { catalogOfferFrom, type CatalogOffer, type CatalogOfferCheck } from '../../src/catalog/catalog-offer';
+import { parseCisOffer } from '../../src/cis/cis-offers';
+import type { OfferCatalogStatus } from '../../src/catalog/offer.entity';
+
+const NOW = new Date('2025-03-01T03:00:00Z');
+const EARLIER = new Date('2025-02-01T03:00:00Z');
+
+/** A valid offer with overrides. */
+function offer(offerId: string, overrides: Partial<CatalogOffer> = {}): CatalogOffer {
+  return {
+    offerId,
+    offerUri: `https://cis.example/offers/${offerId}`,
+    name: `Windows 11 Pro ${offerId}`,
+    shortDescription: 'Windows for small businesses.',
+    productFamily: 'Windows',
+    minQuantity: 1,
+    maxQuantity: 10,
+    isReturnable: true,
+    vendorStatus: 'Active',
+    lastModified: new Date('2024-06-01T00:00:00Z'),
+    ...overrides,
+  };
+}
+
+function ok(o: CatalogOffer): CatalogOfferCheck {
+  return { ok: true, offer: o };
+}
+
+/** The stored row the last run would have left for `o`. */
+function stored(
+  o: CatalogOffer,
+  catalogStatus: OfferCatalogStatus = 'current',
+  extra: Partial<StoredOfferState> = {},
+): StoredOfferState {
+  return {
+    offerId: o.offerId,
+    contentHash: offerContentHash(o),
+    catalogStatus,
+    vendorStatus: o.vendorStatus,
+    missingSince: null,
+    ...extra,
+  };
+}
+
+describe('catalog diff', () => {
+  it('a first run lists every Active offer as new and plans one insert each', () => {
+    const a = offer('A');
+    const b = offer('B');
+    const { plan, result } = diffCatalog({ stored: [], fetched: [ok(a), ok(b)], now: NOW });
+    expect(result).toEqual({
+      counts: { new: 2, updated: 0, discontinued: 0, unchanged: 0, skipped: 0 },
+      new: ['A', 'B'],
+      updated: [],
+      discontinued: [],
+      skipped: [],
+    });
+    expect(plan.insert).toEqual([
+      { ...a, contentHash: offerContentHash(a), catalogStatus: 'new', missingSince: null },
+      { ...b, contentHash: offerContentHash(b), catalogStatus: 'new', missingSince: null },
+    ]);
+    expect(plan.update).toEqual([]);
+  });
+
+  it('the same listing again changes nothing and plans no write', () => {
+    const offers = [offer('A'), offer('B'), offer('C')];
+    const first = diffCatalog({ stored: [], fetched: offers.map(ok), now: EARLIER });
+    const rows = first.plan.insert.map((row) => stored(row, row.catalogStatus));
+    const { plan, result } = diffCatalog({ stored: rows, fetched: offers.map(ok), now: NOW });
+    expect(result.counts).toEqual({ new: 0, updated: 0, discontinued: 0, unchanged: 3, skipped: 0 });
+    expect(plan).toEqual({ insert: [], update: [], unchanged: ['A', 'B', 'C'] });
+  });
+
+  it('a rename in the instance language is an update; a lastModified or family change alone is not', () => {
+    const before = offer('A', { name: 'Windows 11 Επαγγελματική έκδοση' });
+    const renamed = { ...before, name: 'Windows 11 Επαγγελματική έκδοση – νέα έκδοση' };
+    const bumped = offer('B', { lastModified: new Date('2025-01-01T00:00:00Z'), productFamily: 'OS' });
+    const { plan, result } = diffCatalog({
+      stored: [stored(before), stored(offer('B'))],
+      fetched: [ok(renamed), ok(bumped)],
+      now: NOW,
+    });
+    expect(result.updated).toEqual(['A']);
+    expect(result.counts).toMatchObject({ updated: 1, unchanged: 1 });
+    expect(plan.update).toEqual([
+      {
+        offerId: 'A',
+        outcome: 'updated',
+        values: {
+          ...renamed,
+          contentHash: offerContentHash(renamed),
+          catalogStatus: 'updated',
+          missingSince: null,
+        },
+      },
+    ]);
+    expect(plan.unchanged).toEqual(['B']);
+  });
+
+  it.each<[string, Partial<CatalogOffer>]>([
+    ['short description', { shortDescription: 'Now with more.' }],
+    ['offer URI', { offerUri: 'https://cis.example/offers/A-v2' }],
+    ['min quantity', { minQuantity: 2 }],
+    ['max quantity', { maxQuantity: 50 }],
+    ['returnability', { isReturnable: false }],
+  ])('a change of the %s (shown by the host) is an update', (_field, change) => {
+    const before = offer('A');
+    const { result } = diffCatalog({
+      stored: [stored(before)],
+      fetched: [ok({ ...before, ...change })],
+      now: NOW,
+    });
+    expect(result.updated).toEqual(['A']);
+  });
+
+  it('an update of a never-acknowledged new offer is reported as updated but the row stays new', () => {
+    const before = offer('A');
+    const after = { ...before, maxQuantity: 25 };
+    const { plan, result } = diffCatalog({ stored: [stored(before, 'new')], fetched: [ok(after)], now: NOW });
+    expect(result.updated).toEqual(['A']);
+    expect(plan.update[0].values).toMatchObject({ catalogStatus: 'new', maxQuantity: 25 });
+  });
+
+  it('vendor status Discontinued discontinues the offer once, keeping its content', () => {
+    const before = offer('A');
+    const gone = { ...before, vendorStatus: 'Discontinued' as const, name: 'Old name' };
+    const first = diffCatalog({ stored: [stored(before)], fetched: [ok(gone)], now: NOW });
+    expect(first.result.discontinued).toEqual(['A']);
+    expect(first.plan.update).toEqual([
+      {
+        offerId: 'A',
+        outcome: 'discontinued',
+        values: {
+          ...gone,
+          contentHash: offerContentHash(gone),
+          catalogStatus: 'discontinued',
+          missingSince: null,
+        },
+      },
+    ]);
+
+    const again = diffCatalog({ stored: [stored(gone, 'discontinued')], fetched: [ok(gone)], now: NOW });
+    expect(again.result.counts).toEqual({ new: 0, updated: 0, discontinued: 0, unchanged: 1, skipped: 0 });
+    expect(again.plan).toEqual({ insert: [], update: [], unchanged: ['A'] });
+  });
+
+  it('an offer that vanished is discontinued once (missingSince = now), not again on later runs', () => {
+    const a = offer('A');
+    const b = offer('B');
+    const first = diffCatalog({ stored: [stored(a), stored(b, 'new')], fetched: [ok(a)], now: NOW });
+    expect(first.result.discontinued).toEqual(['B']);
+    expect(first.result.counts).toEqual({ new: 0, updated: 0, discontinued: 1, unchanged: 1, skipped: 0 });
+    expect(first.plan.update).toEqual([
+      { offerId: 'B', outcome: 'discontinued', values: { catalogStatus: 'discontinued', missingSince: NOW } },
+    ]);
+
+    const later = diffCatalog({
+      stored: [stored(a), stored(b, 'discontinued', { missingSince: NOW })],
+      fetched: [ok(a)],
+      now: new Date(NOW.getTime() + 86_400_000),
+    });
+    expect(later.result.discontinued).toEqual([]);
+    expect(later.plan.update).toEqual([]);
+    expect(later.plan.unchanged).toEqual(['A', 'B']);
+  });
+
+  it('an offer that comes back after vanishing, or is re-activated, is updated (even with the same content)', () => {
+    const back = offer('A');
+    const reactivated = offer('B');
+    const { plan, result } = diffCatalog({
+      stored: [
+        stored(back, 'discontinued', { missingSince: EARLIER }),
+        stored({ ...reactivated, vendorStatus: 'Discontinued' }, 'discontinued'),
+      ],
+      fetched: [ok(back), ok(reactivated)],
+      now: NOW,
+    });
+    expect(result.updated).toEqual(['A', 'B']);
+    expect(result.discontinued).toEqual([]);
+    for (const update of plan.update) {
+      expect(update.values).toMatchObject({
+        catalogStatus: 'updated',
+        vendorStatus: 'Active',
+        missingSince: null,
+      });
+    }
+  });
+
+  it('a malformed offer is skipped with its reason and counts as seen: its stored row is not discontinued', () => {
+    const a = offer('A');
+    const b = offer('B');
+    const brokenB = catalogOfferFrom(parseCisOffer({ ...b, status: 'Active', maxQuantity: 'ten' }));
+    const noId = catalogOfferFrom(parseCisOffer({ name: 'No id at all' }));
+    expect(brokenB.ok).toBe(false);
+    const { plan, result } = diffCatalog({
+      stored: [stored(a), stored(b)],
+      fetched: [ok(a), brokenB, noId],
+      now: NOW,
+    });
+    expect(result.counts).toEqual({ new: 0, updated: 0, discontinued: 0, unchanged: 1, skipped: 2 });
+    expect(result.skipped).toEqual([
+      { offerId: 'B', reason: expect.stringContaining('maxQuantity') },
+      { reason: expect.stringContaining('offerId is missing') },
+    ]);
+    expect(plan.update).toEqual([]);
+    expect(plan.insert).toEqual([]);
+  });
+
+  it('a malformed offer the instance never had is only skipped, nothing is inserted', () => {
+    const broken: CatalogOfferCheck = { ok: false, offerId: 'Z', reason: 'name is missing' };
+    const { plan, result } = diffCatalog({ stored: [], fetched: [broken], now: NOW });
+    expect(result).toMatchObject({ new: [], skipped: [{ offerId: 'Z', reason: 'name is missing' }] });
+    expect(plan.insert).toEqual([]);
+  });
+
+  it('an offer listed Discontinued the first time it is seen is stored as discontinued, never as new', () => {
+    const d = offer('D', { vendorStatus: 'Discontinued' });
+    const { plan, result } = diffCatalog({ stored: [], fetched: [ok(d)], now: NOW });
+    expect(result.new).toEqual([]);
+    expect(result.discontinued).toEqual(['D']);
+    expect(plan.insert[0]).toMatchObject({ offerId: 'D', catalogStatus: 'discontinued' });
+  });
+
+  it('a repeated offer ID is skipped after the first valid entry (a malformed one before it does not win)', () => {
+    const a = offer('A');
+    const { plan, result } = diffCatalog({
+      stored: [],
+      fetched: [{ ok: false, offerId: 'A', reason: 'name is missing' }, ok(a), ok({ ...a, name: 'Other' })],
+      now: NOW,
+    });
+    expect(result.new).toEqual(['A']);
+    expect(plan.insert.map((r) => r.name)).toEqual([a.name]);
+    expect(result.skipped).toEqual([
+      { offerId: 'A', reason: 'name is missing' },
+      { offerId: 'A', reason: 'offerId appears more than once in the listing' },
+    ]);
+  });
+
+  it('every transition at once: counts add up to the lists and every stored or listed offer is decided once', () => {
+    const keep = offer('KEEP');
+    const rename = offer('RENAME');
+    const stop = offer('STOP');
+    const vanish = offer('VANISH');
+    const corrupt = offer('CORRUPT');
+    const { plan, result } = diffCatalog({
+      stored: [stored(keep), stored(rename), stored(stop), stored(vanish), stored(corrupt)],
+      fetched: [
+        ok(keep),
+        ok({ ...rename, name: 'Renamed' }),
+        ok({ ...stop, vendorStatus: 'Discontinued' }),
+        { ok: false, offerId: 'CORRUPT', reason: 'status is missing' },
+        ok(offer('FRESH')),
+      ],
+      now: NOW,
+    });
+    expect(result).toEqual({
+      counts: { new: 1, updated: 1, discontinued: 2, unchanged: 1, skipped: 1 },
+      new: ['FRESH'],
+      updated: ['RENAME'],
+      discontinued: ['STOP', 'VANISH'],
+      skipped: [{ offerId: 'CORRUPT', reason: 'status is missing' }],
+    });
+    expect(plan.insert.map((r) => r.offerId)).toEqual(['FRESH']);
+    expect(plan.update.map((u) => [u.offerId, u.outcome])).toEqual([
+      ['RENAME', 'updated'],
+      ['STOP', 'discontinued'],
+      ['VANISH', 'discontinued'],
+    ]);
+    expect(plan.unchanged).toEqual(['KEEP']);
+  });
+});
+
+describe('catalog offer checks', () => {
+  it('maps a good vendor offer to the catalog type (status → vendorStatus)', () => {
+    const entry = parseCisOffer({
+      offerId: 'DG7G00010002',
+      offerUri: 'https://x/o',
+      name: ' Word 2021 ',
+      shortDescription: null,
+      minQuantity: 1,
+      maxQuantity: 10,
+      isReturnable: false,
+      status: 'Discontinued',
+      lastModified: '2024-05-01T00:00:00Z',
+    });
+    expect(catalogOfferFrom(entry)).toEqual({
+      ok: true,
+      offer: {
+        offerId: 'DG7G00010002',
+        offerUri: 'https://x/o',
+        name: 'Word 2021',
+        shortDescription: null,
+        productFamily: null,
+        minQuantity: 1,
+        maxQuantity: 10,
+        isReturnable: false,
+        vendorStatus: 'Discontinued',
+        lastModified: new Date('2024-05-01T00:00:00Z'),
+      },
+    });
+  });
+
+  it('skips values that would not fit the offer columns, naming the field', () => {
+    const good = parseCisOffer({
+      offerId: 'X1',
+      offerUri: 'u',
+      name: 'n'.repeat(501),
+      minQuantity: 1,
+      maxQuantity: 10,
+      isReturnable: true,
+      status: 'Active',
+    });
+    expect(catalogOfferFrom(good)).toEqual({
+      ok: false,
+      offerId: 'X1',
+      reason: 'name is longer than 500 characters',
+    });
+    const spaced = parseCisOffer({
+      offerId: 'has space',
+      offerUri: 'u',
+      name: 'n',
+      minQuantity: 1,
+      maxQuantity: 10,
+      isReturnable: true,
+      status: 'Active',
+    });
+    const check = catalogOfferFrom(spaced);
+    expect(check.ok).toBe(false);
+    expect(check).not.toHaveProperty('offerId');
+  });
+});
