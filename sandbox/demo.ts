@@ -3,7 +3,6 @@
  * CIS sandbox (HTTPS) and the reference host (the plugin loaded by its manifest, SQLite, local Redis), drives them
  * the way an administrator would, and cleans up what it started.
  */
-import type { LoggerService } from '@nestjs/common';
 import axios from 'axios';
 import { randomBytes } from 'node:crypto';
 import * as https from 'node:https';
@@ -27,8 +26,22 @@ async function getJson(url: string, ca?: string): Promise<unknown> {
   return response.data;
 }
 
-/** The demo narrates refusals itself; the client's operator log lines would only repeat them. */
-const quiet: LoggerService = { log: () => undefined, warn: () => undefined, error: () => undefined };
+/** One call to the reference host's HTTP API, answering status and body whatever the status. */
+async function call(
+  method: 'get' | 'post' | 'patch',
+  url: string,
+  headers: Record<string, string>,
+  body?: unknown,
+): Promise<{ status: number; body: unknown }> {
+  const response = await axios.request<unknown>({
+    method,
+    url,
+    headers,
+    data: body,
+    validateStatus: () => true,
+  });
+  return { status: response.status, body: response.data };
+}
 
 async function main(): Promise<void> {
   const started = Date.now();
@@ -48,10 +61,12 @@ async function main(): Promise<void> {
     redis = await ensureRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', say);
     say(`Redis at ${redis.url}${redis.private ? ' (a private redis-server started for the demo)' : ''}`);
     const databaseUrl = `sqlite:${path.join(dataDir, 'esd.sqlite')}`;
+    // The demo narrates refusals itself; the host's operator log would only repeat them.
     host = await startReferenceHost({
       databaseUrl,
       redisUrl: redis.url,
       secretKey: randomBytes(32).toString('base64'),
+      logger: false,
     });
     const m = host.plugin.manifest;
     say(`Reference host at ${host.url}: read plugin.manifest.json, loaded ${m.module} from ${m.entry}`);
@@ -64,69 +79,89 @@ async function main(): Promise<void> {
     say(`resource API ${c.resourceApi}   service URL ${c.serviceUrl}`);
     say(dim('plus a certificate, its private key and the CA — never printed'));
 
-    step(
-      "Sign in to Microsoft's identity platform through the plugin's CIS client (MSAL, certificate assertion)",
-    );
-    const { CisClient } = host.plugin.exports;
-    const client = new CisClient({
-      tenantId: c.tenantId,
-      clientId: c.clientId,
-      channelId: c.channelId,
+    const admin = { 'x-principal': 'admin' };
+    const api = (method: 'get' | 'post' | 'patch', route: string, body?: unknown) =>
+      call(method, `${host!.url}${route}`, admin, body);
+    const connection = {
       resourceApi: c.resourceApi,
       serviceUrl: c.serviceUrl,
+      tenantId: c.tenantId,
+      channelId: c.channelId,
+      clientId: c.clientId,
       authorityHost: c.authorityHost,
       caCertificatePem: c.caPem,
-      certificate: { certificatePem: c.certificatePem, privateKeyPem: c.privateKeyPem },
+    };
+
+    step('Applications Setup, stage 1: the connection (POST /esd/instances)');
+    const created = await api('post', '/esd/instances', {
+      systemName: 'Microsoft ESD Greece',
+      ...connection,
+      environment: 'sandbox',
     });
-    try {
-      const token = await client.acquireToken();
-      say(`✓ token issued, valid until ${token.expiresOn.toISOString()} (cached until shortly before that)`);
-      const again = await client.acquireToken();
-      say(
-        `✓ asked again: ${again.fromCache ? 'served from the cache, no second sign-in' : 'signed in again'}`,
-      );
-
-      step('List the markets of the channel (GET /channels/{channelId}/markets)');
-      const markets = await client.getMarkets();
-      for (const market of markets)
-        say(`${market.country}  ${market.currency}  ${market.languages.join(', ')}`);
-    } finally {
-      client.close();
-    }
-
-    step('A certificate Microsoft does not know is refused, in words an administrator can act on');
-    const stranger = createClientIdentity({ commonName: 'not-registered.example' });
-    const refused = new CisClient(
-      {
-        tenantId: c.tenantId,
-        clientId: c.clientId,
-        channelId: c.channelId,
-        resourceApi: c.resourceApi,
-        serviceUrl: c.serviceUrl,
-        authorityHost: c.authorityHost,
-        caCertificatePem: c.caPem,
-        certificate: { certificatePem: stranger.certificatePem, privateKeyPem: stranger.privateKeyPem },
-      },
-      { logger: quiet },
+    const instance = created.body as { id: string; state: string; missing: string[] };
+    say(
+      `${created.status}: instance ${instance.id} is ${instance.state}; still missing: ${instance.missing.join(', ')}`,
     );
-    try {
-      await refused.acquireToken();
-      say('unexpected: the sandbox accepted an unregistered certificate');
-      process.exitCode = 1;
-    } catch (error) {
-      const e = error as { code?: string; message?: string };
-      say(`✗ ${e.code}: ${e.message}`);
-    } finally {
-      refused.close();
-    }
 
+    step('Stage 2: upload the certificate as PFX + password (sealed at rest, never shown again)');
+    const withCert = await api('patch', `/esd/instances/${instance.id}`, {
+      certificate: { pfxBase64: c.pfxBase64, password: c.pfxPassword },
+    });
+    const cert = (
+      withCert.body as { certificate: { thumbprint: string; subject: string; expiresAt: string } }
+    ).certificate;
+    say(`${withCert.status}: thumbprint ${cert.thumbprint}`);
+    say(`subject ${cert.subject}, expires ${cert.expiresAt}`);
+
+    step('Choose the market among those Microsoft offers this channel (GET /esd/instances/:id/options)');
+    const options = (await api('get', `/esd/instances/${instance.id}/options`)).body as {
+      markets: Array<{ country: string; currency: string; languages: string[] }>;
+    };
+    for (const market of options.markets)
+      say(`${market.country}  ${market.currency}  ${market.languages.join(', ')}`);
+    const chosen = await api('patch', `/esd/instances/${instance.id}`, { country: 'GR', language: 'el-GR' });
+    say(`${chosen.status}: GR / el-GR chosen; state ${(chosen.body as { state: string }).state}`);
+
+    step('Test the connection: a token with the certificate, then one read call');
+    const test = await api('post', `/esd/instances/${instance.id}/test-connection`);
+    for (const s of (test.body as { steps: Array<{ step: string; ok: boolean; message?: string }> }).steps) {
+      say(`${s.ok ? '✓' : '✗'} ${s.step}${s.message ? `: ${s.message}` : ''}`);
+    }
+    const ready = (await api('get', `/esd/instances/${instance.id}`)).body as { state: string };
+    say(`the instance is now ${ready.state}`);
+
+    step('One client ID serves one country: the same client ID for Ireland is refused');
+    const second = await api('post', '/esd/instances', {
+      systemName: 'Microsoft ESD Ireland',
+      ...connection,
+    });
+    const secondId = (second.body as { id: string }).id;
+    await api('patch', `/esd/instances/${secondId}`, {
+      certificate: { pem: c.certificatePem, privateKeyPem: c.privateKeyPem },
+    });
+    const conflict = await api('patch', `/esd/instances/${secondId}`, { country: 'IE', language: 'en-IE' });
+    const refusal = conflict.body as { code: string; message: string };
+    say(`${conflict.status} ${refusal.code}: ${refusal.message}`);
+
+    step(
+      'A certificate Microsoft does not know fails the connection test, in words an administrator can act on',
+    );
+    const stranger = createClientIdentity({ commonName: 'not-registered.example' });
+    await api('patch', `/esd/instances/${secondId}`, {
+      certificate: { pem: stranger.certificatePem, privateKeyPem: stranger.privateKeyPem },
+    });
+    const failed = await api('post', `/esd/instances/${secondId}/test-connection`);
+    const failure = failed.body as { code: string; message: string };
+    say(`${failed.status} ${failure.code}: ${failure.message}`);
     step('Ask the plugin how it is doing (GET /esd/health)');
     const health = (await getJson(`${host.url}/esd/health`)) as {
       status: string;
       checks: Array<{ name: string; status: string }>;
       queues: Record<string, Record<string, number>>;
+      problems: string[];
     };
     say(`status ${health.status}: ${health.checks.map((k) => `${k.name} ${k.status}`).join(', ')}`);
+    for (const problem of health.problems) say(`- ${problem}`);
     say(
       `queues: ${Object.entries(health.queues)
         .map(([q, n]) => `${q} ${n.waiting ?? 0} waiting`)

@@ -28,9 +28,12 @@ export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
  */
 export const JOBS: { readonly [Q in QueueName]: readonly string[] } = {
   [QUEUES.provisioning]: [],
-  [QUEUES.catalog]: [],
+  [QUEUES.catalog]: ['catalog-sync'],
   [QUEUES.maintenance]: ['reseal-secrets'],
 };
+
+/** Get Services Definition: one catalog run of one instance (manual trigger or schedule). */
+export const CATALOG_SYNC_JOB = 'catalog-sync';
 
 /** Default options of every job: bounded attempts, exponential backoff, finished jobs dropped. */
 export const DEFAULT_JOB_OPTIONS = {

@@ -11,6 +11,7 @@ import { JOB_HANDLER_CHECK, jobHandlerCheckProvider } from './common/queues/job-
 import { EsdErrorCode } from './common/error-codes';
 import { EsdError } from './common/esd-error';
 import { DEFAULT_JOB_OPTIONS, ESD_OPTIONS, QUEUES } from './constants';
+import { CATALOG_CONTROLLERS, CATALOG_PROCESSORS, CATALOG_PROVIDERS } from './catalog/catalog.providers';
 import { HealthController } from './health/health.controller';
 import { INSTANCE_CONTROLLERS, INSTANCE_PROVIDERS } from './settings/instances.providers';
 import { SECRET_PROCESSORS, SECRET_PROVIDERS } from './settings/secrets.providers';
@@ -118,13 +119,15 @@ export class MicrosoftEsdModule extends ConfigurableEsdModule {
           { path: extras.routePrefix ?? DEFAULT_ROUTE_PREFIX, module: MicrosoftEsdModule },
         ]),
       ],
-      controllers: [HealthController, ...INSTANCE_CONTROLLERS],
+      controllers: [HealthController, ...INSTANCE_CONTROLLERS, ...CATALOG_CONTROLLERS],
       providers: [
         EsdAccessGuard,
         HealthService,
         ...SECRET_PROVIDERS,
         ...INSTANCE_PROVIDERS,
+        ...CATALOG_PROVIDERS,
         ...SECRET_PROCESSORS.map((processor) => processorProvider(processor)),
+        ...CATALOG_PROCESSORS.map((processor) => processorProvider(processor)),
         {
           provide: CIS_CLIENT_OPTIONS,
           inject: [ESD_OPTIONS],

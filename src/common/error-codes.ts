@@ -61,6 +61,11 @@ export enum EsdErrorCode {
   INSTANCE_CERTIFICATE_REQUIRED = 'INSTANCE_CERTIFICATE_REQUIRED',
   INSTANCE_IN_USE = 'INSTANCE_IN_USE',
   CONNECTION_FAILED = 'CONNECTION_FAILED',
+  INSTANCE_NOT_READY = 'INSTANCE_NOT_READY',
+
+  // Get Services Definition (catalog)
+  CATALOG_RUN_ACTIVE = 'CATALOG_RUN_ACTIVE',
+  CATALOG_RUN_STALE = 'CATALOG_RUN_STALE',
 
   // Infrastructure
   DATABASE_UNAVAILABLE = 'DATABASE_UNAVAILABLE',
@@ -254,6 +259,22 @@ export const ERROR_DESCRIPTIONS: Record<EsdErrorCode, EsdErrorDescription> = {
   CONNECTION_FAILED: {
     httpStatus: 422,
     message: 'The connection test failed; the step named says what to fix.',
+  },
+  INSTANCE_NOT_READY: {
+    httpStatus: 422,
+    message:
+      'This instance is not ready: finish its settings (certificate, country and language) and pass the connection test, or enable it, first.',
+  },
+
+  CATALOG_RUN_ACTIVE: {
+    httpStatus: 409,
+    message:
+      'Get Services Definition is already queued or running for this instance. Wait for it to finish; its progress is under the runs.',
+  },
+  CATALOG_RUN_STALE: {
+    httpStatus: 500,
+    message:
+      'The run made no progress for too long and its job is gone (the queue lost it, or its worker stopped), so it was marked failed. Start Get Services Definition again.',
   },
 
   DATABASE_UNAVAILABLE: { httpStatus: 503, message: 'The database is unavailable.' },

@@ -1,6 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { CisClientFactory, DEFAULT_AUTHORITY_HOST, type CisClient, type CisMarket } from '../cis';
+import { CatalogScheduler } from '../catalog/catalog-scheduler';
 import { AuditService, type AuditActor, type Page } from '../common/audit.service';
 import { ESD_DATA_SOURCE_TOKEN } from '../common/esd-data-source';
 import { EsdErrorCode } from '../common/error-codes';
@@ -62,7 +63,11 @@ export class InstancesService {
     private readonly certificates: CertificateService,
     private readonly cis: CisClientFactory,
     private readonly audit: AuditService,
+    // Catalog feature: keeps the instance's scheduled Get Services Definition in step with its state.
+    @Optional() private readonly catalogScheduler?: CatalogScheduler,
   ) {}
+
+  private readonly logger = new Logger(InstancesService.name);
 
   async list(page: { cursor?: string; limit?: number }): Promise<Page<InstanceView>> {
     const limit = page.limit ?? 50;
@@ -301,6 +306,7 @@ export class InstancesService {
         );
       }
     });
+    await this.syncSchedule(id);
     return this.get(id);
   }
 
@@ -327,6 +333,7 @@ export class InstancesService {
       );
     });
     this.cis.forgetInstance(id);
+    await this.syncSchedule(id);
   }
 
   /** The certificates in the store and, once the instance has a certificate, the markets Microsoft offers. */
@@ -402,6 +409,7 @@ export class InstancesService {
       );
     });
 
+    await this.syncSchedule(id);
     if (failed) {
       throw new EsdError(EsdErrorCode.CONNECTION_FAILED, message!, {
         steps: result.steps,
@@ -411,7 +419,40 @@ export class InstancesService {
     return result;
   }
 
+  /**
+   * A CIS client for a ready instance, with its unsealed certificate (catalog runs and other workers use it).
+   * A draft or disabled instance is refused with `INSTANCE_NOT_READY`, naming what is missing.
+   */
+  async clientForInstance(instanceId: string): Promise<{ instance: InstanceEntity; client: CisClient }> {
+    const instance = await this.load(instanceId);
+    if (instance.state !== 'ready' || !instance.certificateId) {
+      const missing = missingFor(instance);
+      throw new EsdError(
+        EsdErrorCode.INSTANCE_NOT_READY,
+        instance.state === 'disabled'
+          ? `Instance ${instance.systemName} is disabled. Enable it first.`
+          : `Instance ${instance.systemName} is not ready yet: ${missing.join(', ')} still missing. Finish its settings and pass the connection test first.`,
+        { instanceId, state: instance.state, missing },
+      );
+    }
+    return { instance, client: await this.clientFor(instance, instance.certificateId) };
+  }
+
   // -------------------------------------------------------------------------------------------------------
+
+  /**
+   * Catalog feature: the instance's scheduled run follows its state and cron. A queue that cannot be reached
+   * must not undo the settings change: the schedule is put right at the next change or the next worker boot.
+   */
+  private async syncSchedule(id: string): Promise<void> {
+    try {
+      await this.catalogScheduler?.sync(id);
+    } catch (error) {
+      this.logger.warn(
+        `The catalog schedule of instance ${id} could not be updated: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
 
   private async load(id: string): Promise<InstanceEntity> {
     const row = await this.dataSource.getRepository(InstanceEntity).findOne({

@@ -4,17 +4,34 @@ import { EsdErrorCode } from '../common/error-codes';
 import { EsdError } from '../common/esd-error';
 import { QUEUES } from '../constants';
 import { ResealService, type ResealResult } from './reseal.service';
+import { SecretSealer } from './secret-sealer';
 
-/** Payload of `reseal-secrets`: the job needs none (everything stale is moved). */
-export type ResealSecretsJobData = Record<string, never>;
+/** Payload of `reseal-secrets`. */
+export interface ResealSecretsJobData {
+  /** The current key id of the node that asked: the key every value is to be moved to. */
+  keyId: string;
+}
 
 /** Runs the key-rotation re-seal on the maintenance queue (enqueued by `POST /esd/settings/reseal`). */
 @Processor(QUEUES.maintenance)
 export class ResealProcessor {
-  constructor(private readonly reseal: ResealService) {}
+  constructor(
+    private readonly reseal: ResealService,
+    private readonly sealer: SecretSealer,
+  ) {}
 
   @Process('reseal-secrets')
   async resealSecrets(job: Job<ResealSecretsJobData>): Promise<ResealResult> {
+    // During a rolling change of secretKey, a worker still on the old key would seal everything back to it.
+    // Refuse; a retry may land on a worker that has the new key.
+    if (job.data.keyId !== this.sealer.currentKeyId) {
+      throw new EsdError(
+        EsdErrorCode.CONFLICT,
+        `The re-seal was asked for key id ${job.data.keyId}, but this worker seals with key id ${this.sealer.currentKeyId}. ` +
+          'Give every node the same secretKey, then run the re-seal again.',
+        { requestedKeyId: job.data.keyId, workerKeyId: this.sealer.currentKeyId },
+      );
+    }
     try {
       return await this.reseal.resealAll();
     } catch (error) {

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { processorProvider } from '../../src/common/queues/processor-provider';
-import { QUEUES } from '../../src/constants';
+import { JOBS, QUEUES } from '../../src/constants';
 import { MicrosoftEsdModule } from '../../src/microsoft-esd.module';
 import type { MicrosoftEsdModuleOptions } from '../../src/microsoft-esd.options';
 import { ESD_ENTITIES } from '../../src/storage/entities';
@@ -128,16 +128,26 @@ describe('MicrosoftEsdModule boot', () => {
     );
   });
 
-  it('registers no queue processors with worker: false (in the factory or beside it)', async () => {
-    for (const [patch, worker] of [
+  it('binds every job of the table on a worker node, and nothing with worker: false (in the factory or beside it)', async () => {
+    const handlersOf = (app: INestApplication, queue: string) =>
+      Object.keys(
+        (app.get<Queue>(getQueueToken(queue)) as unknown as { handlers: Record<string, unknown> }).handlers,
+      );
+
+    const worker = await boot({});
+    for (const [queue, jobs] of Object.entries(JOBS))
+      expect(handlersOf(worker, queue).sort()).toEqual([...jobs].sort());
+    await worker.close();
+    apps.pop();
+
+    for (const [patch, extra] of [
       [{ worker: false }, undefined],
       [{}, false],
     ] as const) {
-      const app = await boot(patch, [processorProvider(StrayProcessor)], worker);
-      const queue = app.get<Queue>(getQueueToken(QUEUES.maintenance));
-      expect((queue as unknown as { handlers: Record<string, unknown> }).handlers).toEqual({});
-      expect(app.get(StrayProcessor, { strict: false })).toBeNull();
-      await app.close();
+      const web = await boot(patch, [processorProvider(StrayProcessor)], extra);
+      for (const queue of Object.values(QUEUES)) expect(handlersOf(web, queue)).toEqual([]);
+      expect(web.get(StrayProcessor, { strict: false })).toBeNull();
+      await web.close();
       apps.pop();
     }
   });

@@ -3,19 +3,24 @@
  * its key id (read back with plain SQL), one row per thumbprint even when two uploads race, and a key rotation
  * — old values readable under a previous key, `resealAll()` moving them all, the old key then useless.
  */
+import Bull from 'bull';
 import { randomBytes } from 'node:crypto';
+import * as forge from 'node-forge';
 import { DataSource } from 'typeorm';
 import { createClientIdentity, packPfx, type ClientIdentity } from '../../sandbox/cis/test-identity';
 import { EsdErrorCode } from '../../src/common/error-codes';
 import { EsdError } from '../../src/common/esd-error';
 import { LicenseEntity } from '../../src/licenses/license.entity';
 import { CertificateEntity } from '../../src/settings/certificate.entity';
+import { PFX_BASE64_MAX_CHARS } from '../../src/settings/certificate-parser';
 import { CertificateService, expiryWarning } from '../../src/settings/certificate.service';
 import { InstanceEntity } from '../../src/settings/instance.entity';
+import { ResealProcessor, type ResealSecretsJobData } from '../../src/settings/reseal.processor';
 import { ResealService } from '../../src/settings/reseal.service';
 import { SecretSealer, sealingKeyId, type SealedValue } from '../../src/settings/secret-sealer';
 import { newId } from '../../src/storage/entity-columns';
 import { DATABASE_KINDS, createTestDatabase, type TestDatabase } from '../support/databases';
+import { requireService } from '../support/services';
 
 const DAY = 86_400_000;
 
@@ -43,6 +48,17 @@ describe('expiryWarning', () => {
     );
   });
 });
+
+/** A PFX (3DES) of the identity followed by `chain` certificates, as base64. */
+function pfxOfChain(identity: ClientIdentity, chain: string[], password: string): string {
+  const asn1 = forge.pkcs12.toPkcs12Asn1(
+    forge.pki.privateKeyFromPem(identity.privateKeyPem),
+    [identity.certificatePem, ...chain].map((pem) => forge.pki.certificateFromPem(pem)),
+    password,
+    { algorithm: '3des' },
+  );
+  return Buffer.from(forge.asn1.toDer(asn1).getBytes(), 'binary').toString('base64');
+}
 
 describe.each(DATABASE_KINDS)('sealed secrets on %s', (kind) => {
   let db: TestDatabase;
@@ -129,6 +145,25 @@ describe.each(DATABASE_KINDS)('sealed secrets on %s', (kind) => {
     const entity = await ds.manager.findOneByOrFail(CertificateEntity, { id: view.id });
     expect(entity.privateKeySealed).toBeUndefined();
     expect(entity.pfxPasswordSealed).toBeUndefined();
+  });
+
+  it('stores a PFX just under the upload limit: sealed, it still fits a text column (64 KB on MariaDB)', async () => {
+    const { sealer, certificates } = node(keyA);
+    const big = createClientIdentity({ commonName: `ESD Sealed Big ${kind}` });
+    // The certificate repeated as its own "chain" until the file nears the limit.
+    const pfxWith = (copies: number) =>
+      pfxOfChain(big, Array(copies).fill(big.certificatePem) as string[], 'big-password');
+    const base = pfxWith(0).length;
+    const perCopy = pfxWith(1).length - base;
+    const pfxBase64 = pfxWith(Math.floor((PFX_BASE64_MAX_CHARS - base) / perCopy));
+    expect(pfxBase64.length).toBeGreaterThan(PFX_BASE64_MAX_CHARS - 2 * perCopy);
+    expect(pfxBase64.length).toBeLessThanOrEqual(PFX_BASE64_MAX_CHARS);
+
+    const view = await certificates.store({ pfxBase64, password: 'big-password' });
+    const raw = await rawCertificate(view.id);
+    expect(raw.pfx_sealed!.length).toBeGreaterThan(60_000);
+    expect(raw.pfx_sealed!.length).toBeLessThanOrEqual(65_535);
+    expect(sealer.open({ ciphertext: raw.pfx_sealed!, keyId: raw.pfx_key_id! })).toBe(pfxBase64);
   });
 
   it('stores a PEM upload with its key sealed and no PFX; loadMaterial gives back the exact PEMs', async () => {
@@ -291,7 +326,7 @@ describe.each(DATABASE_KINDS)('sealed secrets on %s', (kind) => {
             if (row[sealed] !== null) {
               values.push({
                 where: `${table}.${sealed}#${row.id}`,
-                ciphertext: row[sealed]!,
+                ciphertext: row[sealed],
                 keyId: row[keyId]!,
               });
             }
@@ -446,5 +481,84 @@ describe.each(DATABASE_KINDS)('sealed secrets on %s', (kind) => {
         alreadyCurrent: currentBefore + 1,
       });
     });
+  });
+});
+
+describe('ResealProcessor on a Bull queue (Redis)', () => {
+  let db: TestDatabase;
+  let ds: DataSource;
+  let queue: Bull.Queue<ResealSecretsJobData>;
+  let processor: ResealProcessor;
+  const keyA = randomBytes(32);
+  const keyB = randomBytes(32);
+
+  /** A worker node configured with these keys. */
+  function worker(secretKey: Buffer, previousSecretKeys: Buffer[] = []): ResealProcessor {
+    const sealer = new SecretSealer({ secretKey, previousSecretKeys });
+    return new ResealProcessor(new ResealService(ds, sealer), sealer);
+  }
+
+  /** Adds the job and waits for its first outcome: the result, or the error of its first failed attempt. */
+  function runOnce(data: ResealSecretsJobData, attempts: number) {
+    return new Promise<{ job: Bull.Job<ResealSecretsJobData>; result?: unknown; error?: Error }>(
+      (resolve) => {
+        queue.once('completed', (job, result) => resolve({ job, result }));
+        queue.once('failed', (job, error) => resolve({ job, error }));
+        void queue.add('reseal-secrets', data, { attempts, backoff: { type: 'fixed', delay: 60_000 } });
+      },
+    );
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase('sqlite');
+    ds = new DataSource(db.dataSourceOptions);
+    await ds.initialize();
+    await ds.runMigrations({ transaction: 'each' });
+    queue = new Bull(`esd-test-reseal-${randomBytes(4).toString('hex')}`, await requireService('redis'));
+    void queue.process('reseal-secrets', (job) => processor.resealSecrets(job));
+    // Two values under key A.
+    const a = new SecretSealer({ secretKey: keyA, previousSecretKeys: [] });
+    await new CertificateService(ds, a).store(
+      packPfx(createClientIdentity({ commonName: 'ESD Queue' }), 'pw'),
+    );
+  });
+
+  afterAll(async () => {
+    await queue?.obliterate({ force: true });
+    await queue?.close();
+    if (ds?.isInitialized) await ds.destroy();
+    await db?.drop();
+  });
+
+  it('refuses a job asked for another key than the worker seals with, and leaves it to a retry', async () => {
+    processor = worker(keyA);
+    const { job, error } = await runOnce({ keyId: sealingKeyId(keyB) }, 2);
+    expect(error?.message).toBe(
+      `The re-seal was asked for key id ${sealingKeyId(keyB)}, but this worker seals with key id ${sealingKeyId(keyA)}. ` +
+        'Give every node the same secretKey, then run the re-seal again.',
+    );
+    expect(await (await queue.getJob(job.id))!.getState()).toBe('delayed');
+    const raw = await ds.query('SELECT private_key_key_id FROM esd_certificate');
+    expect(raw).toEqual([{ private_key_key_id: sealingKeyId(keyA) }]);
+  });
+
+  it('moves the values to the worker key and completes with the counts', async () => {
+    processor = worker(keyB, [keyA]);
+    const { result, error } = await runOnce({ keyId: sealingKeyId(keyB) }, 2);
+    expect(error).toBeUndefined();
+    expect(result).toEqual({ resealed: 3, alreadyCurrent: 0 });
+    expect(await ds.query('SELECT DISTINCT pfx_key_id FROM esd_certificate')).toEqual([
+      { pfx_key_id: sealingKeyId(keyB) },
+    ]);
+  });
+
+  it('fails for good, without retries, when a value is under a key no node has', async () => {
+    processor = worker(keyB);
+    await ds.query("UPDATE esd_certificate SET pfx_password_key_id = 'ffffffffffffffff'");
+    const { job, error } = await runOnce({ keyId: sealingKeyId(keyB) }, 5);
+    expect(error?.message).toContain('1 in esd_certificate.pfx_password_sealed (key id ffffffffffffffff)');
+    const stored = (await queue.getJob(job.id))!;
+    expect(await stored.getState()).toBe('failed');
+    expect(stored.attemptsMade).toBe(1);
   });
 });

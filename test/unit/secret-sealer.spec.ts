@@ -62,9 +62,7 @@ describe('SecretSealer', () => {
     const s = sealer(keyA);
     const seen = new Set(Array.from({ length: 20 }, () => s.seal(SECRET).ciphertext));
     expect(seen.size).toBe(20);
-    const ivs = new Set(
-      [...seen].map((c) => Buffer.from(c, 'base64').subarray(1, 13).toString('hex')),
-    );
+    const ivs = new Set([...seen].map((c) => Buffer.from(c, 'base64').subarray(1, 13).toString('hex')));
     expect(ivs.size).toBe(20);
   });
 
