@@ -10,7 +10,7 @@ import { CATALOG_SYNC_JOB, QUEUES } from '../constants';
 import { InstancesService } from '../settings/instances.service';
 import { isUniqueViolation } from '../storage/db-errors';
 import { newId } from '../storage/entity-columns';
-import { decodeCursor, encodeCursor, toRunView, type CatalogRunView } from './catalog.dto';
+import { decodeCursor, encodeCursor, invalidCursor, toRunView, type CatalogRunView } from './catalog.dto';
 import {
   ACTIVE_CATALOG_RUN_STATUSES,
   CatalogRunEntity,
@@ -110,6 +110,8 @@ export class CatalogRunsService {
           ],
           result: null,
           error: null,
+          // Set here, with milliseconds, so "newest first" holds on every database (SQLite's default has seconds).
+          createdAt: new Date(),
         } as Parameters<typeof this.dataSource.manager.insert>[1]);
         return this.dataSource.getRepository(CatalogRunEntity).findOneByOrFail({ id });
       } catch (error) {
@@ -132,7 +134,7 @@ export class CatalogRunsService {
     if (page.cursor !== undefined) {
       const [at, id] = decodeCursor(page.cursor, 2);
       const date = new Date(at);
-      if (Number.isNaN(date.getTime())) decodeCursor('', 2);
+      if (Number.isNaN(date.getTime())) throw invalidCursor();
       query.andWhere('(r.createdAt < :at OR (r.createdAt = :at AND r.id < :id))', { at: date, id });
     }
     const rows = await query.getMany();

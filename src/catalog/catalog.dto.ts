@@ -160,7 +160,11 @@ export function decodeCursor(cursor: string, size: number): string[] {
   } catch {
     // fall through to the refusal
   }
-  throw new EsdError(EsdErrorCode.VALIDATION_FAILED, 'cursor is not a cursor this list gave out.', {
+  throw invalidCursor();
+}
+
+export function invalidCursor(): EsdError {
+  return new EsdError(EsdErrorCode.VALIDATION_FAILED, 'cursor is not a cursor this list gave out.', {
     fields: [{ field: 'cursor', problems: ['is not a cursor this list gave out'] }],
   });
 }
