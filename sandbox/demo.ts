@@ -32,6 +32,7 @@ async function call(
   url: string,
   headers: Record<string, string>,
   body?: unknown,
+  ca?: string,
 ): Promise<{ status: number; body: unknown }> {
   const response = await axios.request<unknown>({
     method,
@@ -39,8 +40,18 @@ async function call(
     headers,
     data: body,
     validateStatus: () => true,
+    httpsAgent: ca ? new https.Agent({ ca }) : undefined,
   });
   return { status: response.status, body: response.data };
+}
+
+/** A progress bar on one terminal line (a plain line at 100% when the output is not a terminal). */
+function progressBar(percent: number): void {
+  const width = 30;
+  const filled = Math.round((percent / 100) * width);
+  const bar = `   [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(percent).padStart(3)}%`;
+  if (process.stdout.isTTY) process.stdout.write(`\r${bar}`);
+  else if (percent === 100) process.stdout.write(bar);
 }
 
 async function main(): Promise<void> {
@@ -153,6 +164,131 @@ async function main(): Promise<void> {
     const failed = await api('post', `/esd/instances/${secondId}/test-connection`);
     const failure = failed.body as { code: string; message: string };
     say(`${failed.status} ${failure.code}: ${failure.message}`);
+    type RunView = {
+      id: string;
+      status: string;
+      progress: number;
+      error: string | null;
+      result: {
+        counts: Record<string, number>;
+        new: string[];
+        updated: string[];
+        discontinued: string[];
+        skipped: Array<{ offerId?: string; reason: string }>;
+      } | null;
+    };
+    const runSync = async (): Promise<RunView> => {
+      const triggered = await api('post', `/esd/instances/${instance.id}/services-definition`);
+      let run = triggered.body as RunView;
+      say(`${triggered.status}: run ${run.id} ${run.status}`);
+      for (;;) {
+        run = (await api('get', `/esd/instances/${instance.id}/services-definition/runs/${run.id}`))
+          .body as RunView;
+        progressBar(run.progress);
+        if (run.status === 'succeeded' || run.status === 'failed') break;
+        await new Promise((resolve) => setTimeout(resolve, 150));
+      }
+      process.stdout.write('\n');
+      if (run.status === 'failed') throw new Error(`the catalog run failed: ${run.error}`);
+      const counts = run.result!.counts;
+      say(
+        `${run.status}: ${counts.new} new, ${counts.updated} updated, ${counts.discontinued} discontinued, ` +
+          `${counts.unchanged} unchanged, ${counts.skipped} skipped`,
+      );
+      return run;
+    };
+
+    step('Get Services Definition: pull the GR / el-GR offers into the host catalog');
+    await call(
+      'post',
+      `${sandbox.url}/__sandbox/catalog`,
+      {},
+      { country: 'GR', language: 'el-GR', count: 240, seed: 7 },
+      c.caPem,
+    );
+    await runSync();
+    const fresh = (await call('get', `${host.url}/host/products?instanceId=${instance.id}&limit=500`, admin))
+      .body as {
+      items: Array<{
+        id: string;
+        code: string;
+        name: string;
+        active: boolean;
+        published: boolean;
+        priceMinor: number;
+      }>;
+    };
+    say(
+      `the host catalog has ${fresh.items.length} Microsoft ESD products, all inactive, unpublished, priced 0`,
+    );
+    const views = (await api('get', `/esd/offers?instanceId=${instance.id}&catalogStatus=new&limit=1`))
+      .body as {
+      items: Array<{ nextSteps: string[] }>;
+    };
+    say(`next steps for new products: ${views.items[0]?.nextSteps.join(' ')}`);
+
+    step('The administrator activates, prices and publishes two products in the host');
+    for (const [product, price] of [
+      [fresh.items[0]!, 14900],
+      [fresh.items[1]!, 24900],
+    ] as const) {
+      await call('patch', `${host.url}/host/products/${product.id}`, admin, {
+        active: true,
+        published: true,
+        priceMinor: price,
+      });
+      say(`${product.code}  ${product.name}  → €${(price / 100).toFixed(2)}, active, published`);
+    }
+
+    const reviewed = (await api('get', `/esd/offers?instanceId=${instance.id}&catalogStatus=new&limit=500`))
+      .body as {
+      items: Array<{ id: string; offerId: string }>;
+    };
+    const done = reviewed.items.filter((o) =>
+      [fresh.items[0]!.code, fresh.items[1]!.code].includes(o.offerId),
+    );
+    const ack = await api('post', '/esd/offers/acknowledge', { ids: done.map((o) => o.id) });
+    say(
+      `acknowledged in the plugin: ${(ack.body as { acknowledged: string[] }).acknowledged.length} offers are now current`,
+    );
+
+    step('Microsoft changes its catalog: 2 new, product 1 renamed, 1 discontinued, 1 gone, 1 corrupt');
+    await call(
+      'post',
+      `${sandbox.url}/__sandbox/catalog`,
+      {},
+      {
+        country: 'GR',
+        language: 'el-GR',
+        count: 240,
+        seed: 7,
+        changes: { add: 2, rename: [fresh.items[0]!.code], discontinue: 1, remove: 1, corrupt: 1 },
+      },
+      c.caPem,
+    );
+    const changed = await runSync();
+    say(
+      `updated: ${changed.result!.updated.join(', ')}   discontinued: ${changed.result!.discontinued.join(', ')}`,
+    );
+    for (const skipped of changed.result!.skipped)
+      say(`skipped ${skipped.offerId ?? '?'}: ${skipped.reason}`);
+    const products = (
+      await call('get', `${host.url}/host/products?instanceId=${instance.id}&limit=500`, admin)
+    ).body as {
+      items: Array<{
+        code: string;
+        name: string;
+        priceMinor: number;
+        active: boolean;
+        catalogStatus: string;
+      }>;
+    };
+    for (const p of products.items.filter((item) => item.code === fresh.items[0]!.code)) {
+      say(
+        `${p.code} is now "${p.name}" (${p.catalogStatus}) — still €${(p.priceMinor / 100).toFixed(2)}, active ${p.active}`,
+      );
+    }
+
     step('Ask the plugin how it is doing (GET /esd/health)');
     const health = (await getJson(`${host.url}/esd/health`)) as {
       status: string;

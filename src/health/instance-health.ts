@@ -56,7 +56,7 @@ export function instanceCheck(instance: InstanceEntity, now: Date): HealthCheck 
   if (instance.lastConnectionTestOk === false) {
     problems.push({
       level: 'warn',
-      sentence: `${label}: the last connection test failed${instance.lastConnectionTestMessage ? ` — ${instance.lastConnectionTestMessage}` : ''}. Fix the setting named and test again.`,
+      sentence: `${label}: the last connection test failed${instance.lastConnectionTestMessage ? ` — ${instance.lastConnectionTestMessage.replace(/\.$/, '')}` : ''}. Fix the setting named and test again.`,
     });
   } else if (instance.state === 'draft') {
     const missing = [
