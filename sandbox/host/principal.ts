@@ -1,16 +1,15 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { PluginManifest } from '../../src/host/manifest';
 import type { EsdPrincipal } from '../../src/host/principal';
+import { defaultPluginRoot } from './plugin-loader';
 
-/** Every plugin permission: the reference host's admin holds them all. */
-const ADMIN_PERMISSIONS = [
-  'esd.settings.manage',
-  'esd.catalog.sync',
-  'esd.catalog.manage',
-  'esd.licenses.read',
-  'esd.licenses.reveal',
-  'esd.licenses.manage',
-  'esd.licenses.cancel',
-  'esd.cancellations.decide',
-];
+/** The reference host's admin holds every permission the plugin's manifest declares. */
+const ADMIN_PERMISSIONS = (
+  JSON.parse(
+    fs.readFileSync(path.join(defaultPluginRoot(), 'plugin.manifest.json'), 'utf8'),
+  ) as PluginManifest
+).permissions;
 
 const ACCOUNT_ID = /^[A-Za-z0-9_-]{1,36}$/;
 

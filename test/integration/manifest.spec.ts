@@ -2,6 +2,7 @@ import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ESD_PERMISSIONS } from '../../src/host/principal';
 
 const root = path.resolve(__dirname, '../..');
 const read = (file: string) => JSON.parse(fs.readFileSync(path.join(root, file), 'utf8'));
