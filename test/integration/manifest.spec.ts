@@ -45,6 +45,8 @@ describe('plugin.manifest.json', () => {
       'token-status-sync',
       'sweeper',
     ]);
+    // The permission names the code checks are the ones the manifest declares to the host.
+    expect(manifest.permissions).toEqual([...ESD_PERMISSIONS]);
   });
 
   it('ships in the package: the files list covers the manifest, its schema, the entry and the migrations', () => {
