@@ -229,8 +229,8 @@ async function main(): Promise<void> {
 
     step('The administrator activates, prices and publishes two products in the host');
     for (const [product, price] of [
-      [fresh.items[0]!, 14900],
-      [fresh.items[1]!, 24900],
+      [fresh.items[0], 14900],
+      [fresh.items[1], 24900],
     ] as const) {
       await call('patch', `${host.url}/host/products/${product.id}`, admin, {
         active: true,
@@ -244,9 +244,7 @@ async function main(): Promise<void> {
       .body as {
       items: Array<{ id: string; offerId: string }>;
     };
-    const done = reviewed.items.filter((o) =>
-      [fresh.items[0]!.code, fresh.items[1]!.code].includes(o.offerId),
-    );
+    const done = reviewed.items.filter((o) => [fresh.items[0].code, fresh.items[1].code].includes(o.offerId));
     const ack = await api('post', '/esd/offers/acknowledge', { ids: done.map((o) => o.id) });
     say(
       `acknowledged in the plugin: ${(ack.body as { acknowledged: string[] }).acknowledged.length} offers are now current`,
@@ -262,7 +260,7 @@ async function main(): Promise<void> {
         language: 'el-GR',
         count: 240,
         seed: 7,
-        changes: { add: 2, rename: [fresh.items[0]!.code], discontinue: 1, remove: 1, corrupt: 1 },
+        changes: { add: 2, rename: [fresh.items[0].code], discontinue: 1, remove: 1, corrupt: 1 },
       },
       c.caPem,
     );
@@ -283,7 +281,7 @@ async function main(): Promise<void> {
         catalogStatus: string;
       }>;
     };
-    for (const p of products.items.filter((item) => item.code === fresh.items[0]!.code)) {
+    for (const p of products.items.filter((item) => item.code === fresh.items[0].code)) {
       say(
         `${p.code} is now "${p.name}" (${p.catalogStatus}) — still €${(p.priceMinor / 100).toFixed(2)}, active ${p.active}`,
       );
