@@ -1,21 +1,11 @@
-import type { CisOfferEntry } from '../cis';
+import type { CisOffer, CisOfferEntry } from '../cis';
 import type { OfferVendorStatus } from './offer.entity';
 
-/** An offer as the catalog keeps it: checked, trimmed, and fitting its `esd_offer` columns. */
-export interface CatalogOffer {
-  /** The ESD offer ID: the host product code. */
-  offerId: string;
-  offerUri: string;
-  /** In the instance's language. */
-  name: string;
-  shortDescription: string | null;
-  productFamily: string | null;
-  minQuantity: number;
-  maxQuantity: number;
-  isReturnable: boolean;
-  vendorStatus: OfferVendorStatus;
-  lastModified: Date | null;
-}
+/**
+ * An offer as the catalog keeps it: Microsoft's offer checked against the `esd_offer` columns, its status
+ * renamed to say whose it is.
+ */
+export type CatalogOffer = Omit<CisOffer, 'status'> & { vendorStatus: OfferVendorStatus };
 
 /** An offer the run could not use, as the run's result lists it (host-contract.md §7). */
 export interface SkippedOffer {

@@ -2,7 +2,7 @@ import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Queue } from 'bull';
 import { DataSource, In } from 'typeorm';
-import { AuditService, type AuditActor, type Page } from '../common/audit.service';
+import { AuditService, type AuditActor } from '../common/audit.service';
 import { ESD_DATA_SOURCE_TOKEN } from '../common/esd-data-source';
 import { ERROR_DESCRIPTIONS, EsdErrorCode } from '../common/error-codes';
 import { EsdError } from '../common/esd-error';
@@ -10,7 +10,8 @@ import { CATALOG_SYNC_JOB, QUEUES } from '../constants';
 import { InstancesService } from '../settings/instances.service';
 import { isUniqueViolation } from '../storage/db-errors';
 import { newId } from '../storage/entity-columns';
-import { decodeCursor, encodeCursor, invalidCursor, toRunView, type CatalogRunView } from './catalog.dto';
+import { toRunView, type CatalogRunView } from './catalog.dto';
+import { decodeTimeCursor, pageOf, type Page } from '../common/pagination';
 import {
   ACTIVE_CATALOG_RUN_STATUSES,
   CatalogRunEntity,
@@ -132,18 +133,10 @@ export class CatalogRunsService {
       .addOrderBy('r.id', 'DESC')
       .take(limit + 1);
     if (page.cursor !== undefined) {
-      const [at, id] = decodeCursor(page.cursor, 2);
-      const date = new Date(at);
-      if (Number.isNaN(date.getTime())) throw invalidCursor();
-      query.andWhere('(r.createdAt < :at OR (r.createdAt = :at AND r.id < :id))', { at: date, id });
+      const { at, id } = decodeTimeCursor(page.cursor);
+      query.andWhere('(r.createdAt < :at OR (r.createdAt = :at AND r.id < :id))', { at, id });
     }
-    const rows = await query.getMany();
-    const items = rows.slice(0, limit);
-    const last = items[items.length - 1];
-    return {
-      items: items.map(toRunView),
-      nextCursor: rows.length > limit && last ? encodeCursor([last.createdAt.toISOString(), last.id]) : null,
-    };
+    return pageOf(await query.getMany(), limit, toRunView, (r) => [r.createdAt.toISOString(), r.id]);
   }
 
   async get(instanceId: string, runId: string): Promise<CatalogRunView> {

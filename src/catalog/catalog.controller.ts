@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
-import type { Page } from '../common/audit.service';
+import type { Page } from '../common/pagination';
 import { Access, EsdController, principalOf } from '../common/http/access';
 import { ListQueryDto } from '../settings/instance.dto';
 import {

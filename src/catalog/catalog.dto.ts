@@ -1,6 +1,4 @@
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsString, IsUUID, ValidateIf } from 'class-validator';
-import { EsdErrorCode } from '../common/error-codes';
-import { EsdError } from '../common/esd-error';
 import { ListQueryDto } from '../settings/instance.dto';
 import type {
   CatalogRunEntity,
@@ -142,29 +140,4 @@ export function toOfferView(offer: OfferEntity): OfferView {
 export interface AcknowledgeResult {
   acknowledged: string[];
   ignored: { id: string; reason: string }[];
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Cursors: opaque to callers, a JSON pair inside.
-
-export function encodeCursor(parts: readonly string[]): string {
-  return Buffer.from(JSON.stringify(parts)).toString('base64url');
-}
-
-export function decodeCursor(cursor: string, size: number): string[] {
-  try {
-    const parts = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(parts) && parts.length === size && parts.every((p) => typeof p === 'string')) {
-      return parts;
-    }
-  } catch {
-    // fall through to the refusal
-  }
-  throw invalidCursor();
-}
-
-export function invalidCursor(): EsdError {
-  return new EsdError(EsdErrorCode.VALIDATION_FAILED, 'cursor is not a cursor this list gave out.', {
-    fields: [{ field: 'cursor', problems: ['is not a cursor this list gave out'] }],
-  });
 }

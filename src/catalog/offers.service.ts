@@ -1,15 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, In } from 'typeorm';
-import { AuditService, type AuditActor, type Page } from '../common/audit.service';
+import { AuditService, type AuditActor } from '../common/audit.service';
+import { decodeCursor, pageOf, type Page } from '../common/pagination';
 import { ESD_DATA_SOURCE_TOKEN } from '../common/esd-data-source';
-import {
-  decodeCursor,
-  encodeCursor,
-  toOfferView,
-  type AcknowledgeResult,
-  type OfferView,
-  type OffersQueryDto,
-} from './catalog.dto';
+import { toOfferView, type AcknowledgeResult, type OfferView, type OffersQueryDto } from './catalog.dto';
 import { OfferEntity, type OfferCatalogStatus } from './offer.entity';
 
 /** Why an offer cannot be acknowledged, by its catalog status. */
@@ -44,13 +38,7 @@ export class OffersService {
       const [offerId, id] = decodeCursor(query.cursor, 2);
       qb.andWhere('(o.offerId > :offerId OR (o.offerId = :offerId AND o.id > :id))', { offerId, id });
     }
-    const rows = await qb.getMany();
-    const items = rows.slice(0, limit);
-    const last = items[items.length - 1];
-    return {
-      items: items.map(toOfferView),
-      nextCursor: rows.length > limit && last ? encodeCursor([last.offerId, last.id]) : null,
-    };
+    return pageOf(await qb.getMany(), limit, toOfferView, (o) => [o.offerId, o.id]);
   }
 
   /**

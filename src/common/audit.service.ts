@@ -3,8 +3,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import type { EsdPrincipal } from '../host/principal';
 import { AuditEventEntity, type ActorRole } from './audit-event.entity';
 import { ESD_DATA_SOURCE_TOKEN } from './esd-data-source';
-import { EsdErrorCode } from './error-codes';
-import { EsdError } from './esd-error';
+import { decodeTimeCursor, pageOf, type Page } from './pagination';
 import { newId } from '../storage/entity-columns';
 
 /** Who acted: a principal from a request, or the plugin itself (`system`). */
@@ -29,12 +28,6 @@ export interface AuditEventView {
   subjectType: string;
   subjectId: string | null;
   details: Record<string, unknown> | null;
-}
-
-/** A page of a list: `nextCursor` is null at the end. */
-export interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
 }
 
 /**
@@ -77,33 +70,11 @@ export class AuditService {
       .addOrderBy('e.id', 'DESC')
       .take(limit + 1);
     if (page.cursor !== undefined) {
-      const { at, id } = decodeAuditCursor(page.cursor);
+      const { at, id } = decodeTimeCursor(page.cursor);
       query.andWhere('(e.at < :at OR (e.at = :at AND e.id < :id))', { at, id });
     }
-    const rows = await query.getMany();
-    const items = rows.slice(0, limit);
-    const last = items[items.length - 1];
-    return {
-      items: items.map(toView),
-      nextCursor:
-        rows.length > limit && last
-          ? Buffer.from(JSON.stringify([last.at.toISOString(), last.id])).toString('base64url')
-          : null,
-    };
+    return pageOf(await query.getMany(), limit, toView, (e) => [e.at.toISOString(), e.id]);
   }
-}
-
-function decodeAuditCursor(cursor: string): { at: Date; id: string } {
-  try {
-    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
-    const date = new Date(at);
-    if (typeof id === 'string' && !Number.isNaN(date.getTime())) return { at: date, id };
-  } catch {
-    // fall through to the refusal
-  }
-  throw new EsdError(EsdErrorCode.VALIDATION_FAILED, 'cursor is not a cursor this list gave out.', {
-    fields: [{ field: 'cursor', problems: ['is not a cursor this list gave out'] }],
-  });
 }
 
 function toView(e: AuditEventEntity): AuditEventView {

@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Req } from '@nestjs/common';
-import { AuditService, type AuditEventView, type Page } from '../common/audit.service';
+import { AuditService, type AuditEventView } from '../common/audit.service';
+import type { Page } from '../common/pagination';
 import { EsdErrorCode } from '../common/error-codes';
 import { EsdError } from '../common/esd-error';
 import { Access, EsdController, principalOf } from '../common/http/access';

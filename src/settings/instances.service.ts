@@ -2,7 +2,8 @@ import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { CisClientFactory, DEFAULT_AUTHORITY_HOST, type CisClient, type CisMarket } from '../cis';
 import { CatalogScheduler } from '../catalog/catalog-scheduler';
-import { AuditService, type AuditActor, type Page } from '../common/audit.service';
+import { AuditService, type AuditActor } from '../common/audit.service';
+import { decodeCursor, pageOf, type Page } from '../common/pagination';
 import { ESD_DATA_SOURCE_TOKEN } from '../common/esd-data-source';
 import { EsdErrorCode } from '../common/error-codes';
 import { EsdError } from '../common/esd-error';
@@ -76,15 +77,16 @@ export class InstancesService {
       .leftJoinAndSelect('i.certificate', 'c')
       .orderBy('i.systemName', 'ASC')
       .take(limit + 1);
-    if (page.cursor !== undefined) query.where('i.systemName > :after', { after: decodeCursor(page.cursor) });
-    const rows = await query.getMany();
-    const items = rows.slice(0, limit);
+    if (page.cursor !== undefined) {
+      query.where('i.systemName > :after', { after: decodeCursor(page.cursor, 1)[0] });
+    }
     const now = new Date();
-    return {
-      items: items.map((row) => toView(row, now)),
-      nextCursor:
-        rows.length > limit ? Buffer.from(items[items.length - 1].systemName).toString('base64url') : null,
-    };
+    return pageOf(
+      await query.getMany(),
+      limit,
+      (row) => toView(row, now),
+      (row) => [row.systemName],
+    );
   }
 
   async get(id: string): Promise<InstanceView> {
@@ -595,16 +597,6 @@ function systemNameTaken(systemName: string): EsdError {
     `Another instance is already called "${systemName}". Choose a different system name.`,
     { systemName },
   );
-}
-
-function decodeCursor(cursor: string): string {
-  const value = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!value || Buffer.from(value).toString('base64url') !== cursor) {
-    throw new EsdError(EsdErrorCode.VALIDATION_FAILED, 'cursor is not a cursor this list gave out.', {
-      fields: [{ field: 'cursor', problems: ['is not a cursor this list gave out'] }],
-    });
-  }
-  return value;
 }
 
 /** What still keeps an instance from being ready. */

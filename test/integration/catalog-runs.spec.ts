@@ -8,6 +8,7 @@
  * The queues live in a Redis database of their own, so workers of other suites on the same Redis never take
  * these jobs.
  */
+import { sandboxControl } from '../support/sandbox-control';
 import { getQueueToken } from '@nestjs/bull';
 import { type INestApplication, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
@@ -83,13 +84,8 @@ describe('Get Services Definition (PostgreSQL, Redis, CIS sandbox, reference hos
     () => sandbox,
   );
 
-  async function control<T>(method: 'post' | 'delete', path: string, body?: unknown): Promise<T> {
-    let req = request(sandbox.url)[method](path).ca(sandbox.credentials.caPem);
-    if (body !== undefined) req = req.send(body as object);
-    const res = await req;
-    if (res.status >= 400) throw new Error(`sandbox ${path}: ${res.status} ${res.text}`);
-    return res.body as T;
-  }
+  const control = <T>(method: 'post' | 'delete', path: string, body?: unknown) =>
+    sandboxControl<T>(sandbox, method, path, body);
 
   const setCatalog = (count: number, changes?: Record<string, unknown>) =>
     control<CatalogAnswer>('post', '/__sandbox/catalog', { ...MARKET, count, seed: SEED, changes });

@@ -4,6 +4,7 @@
  * client sent (headers, and the assertions and access tokens that crossed it), so the suite can assert the
  * MS-CorrelationId / MS-RequestId headers and prove that no secret leaked into an error or a log line.
  */
+import { sandboxControl } from '../support/sandbox-control';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import * as https from 'node:https';
@@ -204,31 +205,8 @@ describe('CisClient against the CIS sandbox (real HTTPS, MSAL sign-in)', () => {
     expect(error.message).toBe(ERROR_DESCRIPTIONS[code].message);
   }
 
-  async function control(method: string, path: string, body?: unknown): Promise<unknown> {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    return new Promise((resolve, reject) => {
-      const req = https.request(
-        new URL(path, sandbox.url),
-        {
-          method,
-          ca: sandbox.credentials.caPem,
-          headers: payload ? { 'content-type': 'application/json' } : {},
-        },
-        (res) => {
-          const parts: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => parts.push(chunk));
-          res.on('end', () => {
-            const text = Buffer.concat(parts).toString('utf8');
-            if ((res.statusCode ?? 500) >= 400)
-              reject(new Error(`control ${path}: ${res.statusCode} ${text}`));
-            else resolve(text ? JSON.parse(text) : undefined);
-          });
-        },
-      );
-      req.on('error', reject);
-      req.end(payload);
-    });
-  }
+  const control = (method: string, path: string, body?: unknown) =>
+    sandboxControl(sandbox, method, path, body);
 
   async function calls(): Promise<{
     token: number;

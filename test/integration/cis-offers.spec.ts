@@ -4,9 +4,9 @@
  * the sandbox's side through Node's `http.server.request.start` diagnostics channel, so MS-RequestId checks
  * look at the headers the server received, not at what the client says it sent.
  */
+import { sandboxControl, sandboxControlRaw } from '../support/sandbox-control';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { IncomingMessage } from 'node:http';
-import * as https from 'node:https';
 import type { LoggerService } from '@nestjs/common';
 import { diffCatalog, type StoredOfferState } from '../../src/catalog/catalog-diff';
 import { catalogOfferFrom } from '../../src/catalog/catalog-offer';
@@ -99,40 +99,10 @@ describe('CIS offers over HTTPS against the sandbox', () => {
     );
   }
 
-  async function control<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
-    const answer = await controlRaw(method, path, body);
-    if (answer.status >= 400)
-      throw new Error(`control ${path}: ${answer.status} ${JSON.stringify(answer.body)}`);
-    return answer.body as T;
-  }
-
-  function controlRaw(
-    method: string,
-    path: string,
-    body?: unknown,
-  ): Promise<{ status: number; body: unknown }> {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    return new Promise((resolve, reject) => {
-      const req = https.request(
-        new URL(path, sandbox.url),
-        {
-          method,
-          ca: sandbox.credentials.caPem,
-          headers: payload ? { 'content-type': 'application/json' } : {},
-        },
-        (res) => {
-          const parts: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => parts.push(chunk));
-          res.on('end', () => {
-            const text = Buffer.concat(parts).toString('utf8');
-            resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
-          });
-        },
-      );
-      req.on('error', reject);
-      req.end(payload);
-    });
-  }
+  const control = <T = unknown>(method: string, path: string, body?: unknown) =>
+    sandboxControl<T>(sandbox, method, path, body);
+  const controlRaw = (method: string, path: string, body?: unknown) =>
+    sandboxControlRaw(sandbox, method, path, body);
 
   async function offerCalls(): Promise<number> {
     const stats = await control<{ callsByRoute: Record<string, number> }>('GET', '/__sandbox/stats');

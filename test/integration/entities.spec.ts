@@ -26,12 +26,10 @@ import {
   type DatabaseKind,
   type TestDatabase,
 } from '../support/databases';
+import { instanceRow, unique } from '../support/factories';
 
 const T1 = new Date('2031-02-03T04:05:06.789Z');
 const T2 = new Date('2030-12-31T23:59:59.001Z');
-
-let counter = 0;
-const unique = (prefix: string) => `${prefix}-${++counter}-${newId().slice(0, 8)}`;
 
 function certificate(overrides: Partial<CertificateEntity> = {}): CertificateEntity {
   return Object.assign(new CertificateEntity(), {
@@ -47,30 +45,6 @@ function certificate(overrides: Partial<CertificateEntity> = {}): CertificateEnt
     pfxKeyId: 'k1',
     pfxPasswordSealed: 'v1.sealed-password',
     pfxPasswordKeyId: 'k1',
-    ...overrides,
-  });
-}
-
-function instance(overrides: Partial<InstanceEntity> = {}): InstanceEntity {
-  return Object.assign(new InstanceEntity(), {
-    systemName: unique('sys'),
-    resourceApi: 'https://api.esd.example/',
-    serviceUrl: 'https://esd.example/api',
-    tenantId: 'tenant-1',
-    channelId: 'channel-1',
-    clientId: unique('client'),
-    authorityHost: 'https://login.example',
-    caCertificatePem: null,
-    environment: 'sandbox',
-    state: 'draft',
-    country: null,
-    language: null,
-    certificateId: null,
-    catalogSchedule: null,
-    lastConnectionTestOk: null,
-    lastConnectionTestAt: null,
-    lastConnectionTestMessage: null,
-    lastConnectionTestSteps: null,
     ...overrides,
   });
 }
@@ -247,7 +221,7 @@ describe.each(DATABASE_KINDS)('entities on %s', (kind) => {
       { step: 'markets', ok: false, message: 'HTTP 503 — «ελληνικά» & emoji 🎉' },
     ];
     const saved = await em.save(
-      instance({
+      instanceRow({
         clientId,
         country: 'GR',
         language: 'el-GR',
@@ -281,7 +255,7 @@ describe.each(DATABASE_KINDS)('entities on %s', (kind) => {
     expect(read.createdAt).toBeInstanceOf(Date);
     expect(Math.abs(read.createdAt.getTime() - Date.now())).toBeLessThan(60_000);
 
-    const defaults = await em.save(instance());
+    const defaults = await em.save(instanceRow());
     const reread = await em.findOneByOrFail(InstanceEntity, { id: defaults.id });
     expect(reread).toMatchObject({
       returnWindowDays: 30,
@@ -307,7 +281,7 @@ describe.each(DATABASE_KINDS)('entities on %s', (kind) => {
   });
 
   it('round-trips catalog runs and offers (JSON text, booleans, integers, times)', async () => {
-    const inst = await em.save(instance());
+    const inst = await em.save(instanceRow());
     const log = [{ at: T1.toISOString(), level: 'info' as const, message: 'fetched 1200 offers' }];
     const result = {
       counts: { new: 1, updated: 0, discontinued: 0, unchanged: 0, skipped: 1 },
@@ -367,7 +341,7 @@ describe.each(DATABASE_KINDS)('entities on %s', (kind) => {
   });
 
   it('round-trips a license to the millisecond in UTC, hides its secrets, and versions updates', async () => {
-    const inst = await em.save(instance());
+    const inst = await em.save(instanceRow());
     const saved = await em.save(
       license(inst.id, {
         tokenSealed: 'v1.sealed-token',
@@ -450,7 +424,7 @@ describe.each(DATABASE_KINDS)('entities on %s', (kind) => {
   });
 
   it('refuses a second license for one (order item, unit) and a reused client transaction id', async () => {
-    const inst = await em.save(instance());
+    const inst = await em.save(instanceRow());
     const first = await em.save(license(inst.id, { unitIndex: 0 }));
     await em.save(license(inst.id, { hostOrderItemId: first.hostOrderItemId, unitIndex: 1 }));
 
@@ -466,7 +440,7 @@ describe.each(DATABASE_KINDS)('entities on %s', (kind) => {
   });
 
   it('keeps one pending cancellation request per license; closed ones (NULL key) never collide', async () => {
-    const inst = await em.save(instance());
+    const inst = await em.save(instanceRow());
     const lic = await em.save(license(inst.id));
     const other = await em.save(license(inst.id));
 
@@ -483,7 +457,7 @@ describe.each(DATABASE_KINDS)('entities on %s', (kind) => {
   });
 
   it('keeps one return in flight per license', async () => {
-    const inst = await em.save(instance());
+    const inst = await em.save(instanceRow());
     const lic = await em.save(license(inst.id));
     const first = await em.save(licenseReturn(lic.id));
     await refusedByUnique(em.save(licenseReturn(lic.id)), 'UQ_esd_return_active_license');
@@ -506,8 +480,8 @@ describe.each(DATABASE_KINDS)('entities on %s', (kind) => {
   });
 
   it('keeps one active catalog run per instance', async () => {
-    const a = await em.save(instance());
-    const b = await em.save(instance());
+    const a = await em.save(instanceRow());
+    const b = await em.save(instanceRow());
     const running = await em.save(catalogRun(a.id, { status: 'running', progress: 40 }));
     await em.save(catalogRun(b.id));
     await refusedByUnique(em.save(catalogRun(a.id)), 'UQ_esd_catalog_run_active_instance');
@@ -526,12 +500,12 @@ describe.each(DATABASE_KINDS)('entities on %s', (kind) => {
   it('binds one client id to one country and refuses duplicate markets and system names', async () => {
     const clientId = unique('client');
     await em.insert(ClientCountryEntity, { clientId, country: 'GR' });
-    await em.save(instance({ clientId, country: 'GR', language: 'el-GR' }));
-    await em.save(instance({ clientId, country: 'GR', language: 'en-US' }));
-    await em.save(instance({ clientId })); // a draft without a country needs no binding
+    await em.save(instanceRow({ clientId, country: 'GR', language: 'el-GR' }));
+    await em.save(instanceRow({ clientId, country: 'GR', language: 'en-US' }));
+    await em.save(instanceRow({ clientId })); // a draft without a country needs no binding
 
     // The same client id in a second country: the instance has no binding to point at…
-    await expectRefused(em.save(instance({ clientId, country: 'CY', language: 'el-GR' })), (e) =>
+    await expectRefused(em.save(instanceRow({ clientId, country: 'CY', language: 'el-GR' })), (e) =>
       isForeignKeyViolation(e, 'FK_esd_instance_client_country'),
     );
     // …and the client id cannot be bound twice…
@@ -545,16 +519,19 @@ describe.each(DATABASE_KINDS)('entities on %s', (kind) => {
     );
 
     await refusedByUnique(
-      em.save(instance({ clientId, country: 'GR', language: 'el-GR' })),
+      em.save(instanceRow({ clientId, country: 'GR', language: 'el-GR' })),
       'UQ_esd_instance_client_market',
     );
-    const named = await em.save(instance());
-    await refusedByUnique(em.save(instance({ systemName: named.systemName })), 'UQ_esd_instance_system_name');
+    const named = await em.save(instanceRow());
+    await refusedByUnique(
+      em.save(instanceRow({ systemName: named.systemName })),
+      'UQ_esd_instance_system_name',
+    );
 
     // A second client id may serve Cyprus.
     const cyprusClient = unique('client');
     await em.insert(ClientCountryEntity, { clientId: cyprusClient, country: 'CY' });
-    await em.save(instance({ clientId: cyprusClient, country: 'CY', language: 'el-GR' }));
+    await em.save(instanceRow({ clientId: cyprusClient, country: 'CY', language: 'el-GR' }));
     expect(await em.countBy(InstanceEntity, { clientId })).toBe(3);
   });
 

@@ -4,6 +4,7 @@
  * schema, the audit trail and health. Every response body and every log line of the suite is kept, and the
  * last test searches them for the secrets that crossed the API (private keys, PFX, passwords, access tokens).
  */
+import { inertHostPorts } from '../support/host-ports';
 import { getQueueToken } from '@nestjs/bull';
 import { type INestApplication, type LoggerService, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
@@ -31,6 +32,7 @@ import { InstanceEntity } from '../../src/settings/instance.entity';
 import { ESD_ENTITIES } from '../../src/storage/entities';
 import { ESD_MIGRATIONS } from '../../src/storage/migrations';
 import * as manifest from '../../plugin.manifest.json';
+import { instanceHelpers } from '../support/instances';
 import { createTestDatabase, type TestDatabase } from '../support/databases';
 import { requireService } from '../support/services';
 
@@ -44,7 +46,6 @@ describe('Applications Setup instances (PostgreSQL, CIS sandbox)', () => {
   const responses: string[] = [];
   const logLines: string[] = [];
   const secrets: string[] = [];
-  let counter = 0;
 
   const logger: LoggerService = Object.fromEntries(
     ['log', 'warn', 'error', 'debug', 'verbose', 'fatal'].map((level) => [
@@ -57,67 +58,15 @@ describe('Applications Setup instances (PostgreSQL, CIS sandbox)', () => {
   ) as unknown as LoggerService;
 
   /** One HTTP call as the admin (or `who`); every body is kept for the secrets check. */
-  async function call(
-    method: 'get' | 'post' | 'patch' | 'delete',
-    path: string,
-    body?: unknown,
-    who = 'admin',
-  ): Promise<request.Response> {
-    let req = request(app.getHttpServer())[method](path);
-    if (who) req = req.set('x-principal', who);
-    const res = body === undefined ? await req : await req.send(body as object);
-    responses.push(res.text ?? '');
-    return res;
-  }
-
+  const { call, freshClient, stageOne, createInstance, readyInstance } = instanceHelpers(
+    () => app,
+    () => sandbox,
+    { onResponse: (res) => responses.push(res.text ?? '') },
+  );
   const creds = () => sandbox.credentials;
-  /** A client ID the sandbox trusts with its certificate: each test its own, since a client ID serves one country. */
-  const freshClient = (prefix = 'client') => {
-    const clientId = `${prefix}-${randomBytes(4).toString('hex')}`;
-    sandbox.registerClient({
-      clientId,
-      channelIds: [creds().channelId],
-      certificatePem: creds().certificatePem,
-    });
-    return clientId;
-  };
-  const stageOne = (patch: Record<string, unknown> = {}) => ({
-    systemName: `ESD-${++counter}-${randomBytes(3).toString('hex')}`,
-    resourceApi: creds().resourceApi,
-    serviceUrl: creds().serviceUrl,
-    tenantId: creds().tenantId,
-    channelId: creds().channelId,
-    clientId: freshClient(),
-    authorityHost: creds().authorityHost,
-    caCertificatePem: creds().caPem,
-    ...patch,
-  });
   const pemUpload = (identity: { certificatePem: string; privateKeyPem: string } = creds()) => ({
     certificate: { pem: identity.certificatePem, privateKeyPem: identity.privateKeyPem },
   });
-
-  async function createInstance(
-    patch: Record<string, unknown> = {},
-  ): Promise<Record<string, ReturnType<typeof JSON.parse>>> {
-    const res = await call('post', '/esd/instances', stageOne(patch));
-    expect(res.status).toBe(201);
-    return res.body;
-  }
-
-  /** An instance through both stages and a passing connection test. */
-  async function readyInstance(
-    patch: Record<string, unknown> = {},
-    market = { country: 'GR', language: 'el-GR' },
-  ): Promise<Record<string, ReturnType<typeof JSON.parse>>> {
-    const created = await createInstance(patch);
-    expect((await call('patch', `/esd/instances/${created.id}`, pemUpload())).status).toBe(200);
-    expect((await call('patch', `/esd/instances/${created.id}`, market)).status).toBe(200);
-    const test = await call('post', `/esd/instances/${created.id}/test-connection`);
-    expect(test.status).toBe(200);
-    const res = await call('get', `/esd/instances/${created.id}`);
-    expect(res.body.state).toBe('ready');
-    return res.body;
-  }
 
   async function counts() {
     return {
@@ -147,13 +96,7 @@ describe('Applications Setup instances (PostgreSQL, CIS sandbox)', () => {
         MicrosoftEsdModule.forRootAsync({
           useFactory: async () => ({
             hostApiVersion: '1.0.0',
-            catalog: {
-              upsertProductType: async () => undefined,
-              upsertProducts: async () => [],
-              setProductsStatus: async () => undefined,
-            },
-            notifier: { send: async () => undefined },
-            events: { publish: async () => undefined },
+            ...inertHostPorts(),
             principal: principalFromRequest,
             secretKey: randomBytes(32).toString('base64'),
             redis: redisUrl,

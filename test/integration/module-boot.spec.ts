@@ -1,3 +1,4 @@
+import { inertHostPorts } from '../support/host-ports';
 import { Process, Processor, getQueueToken } from '@nestjs/bull';
 import { INestApplication, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
@@ -50,13 +51,7 @@ describe('MicrosoftEsdModule boot', () => {
 
   const options = (patch: Partial<MicrosoftEsdModuleOptions> = {}): MicrosoftEsdModuleOptions => ({
     hostApiVersion: '1.0.0',
-    catalog: {
-      upsertProductType: async () => undefined,
-      upsertProducts: async () => [],
-      setProductsStatus: async () => undefined,
-    },
-    notifier: { send: async () => undefined },
-    events: { publish: async () => undefined },
+    ...inertHostPorts(),
     principal: () => undefined,
     secretKey: randomBytes(32).toString('base64'),
     redis: redisUrl,

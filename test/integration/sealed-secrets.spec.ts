@@ -3,6 +3,7 @@
  * its key id (read back with plain SQL), one row per thumbprint even when two uploads race, and a key rotation
  * — old values readable under a previous key, `resealAll()` moving them all, the old key then useless.
  */
+import { instanceRow } from '../support/factories';
 import Bull from 'bull';
 import { randomBytes } from 'node:crypto';
 import * as forge from 'node-forge';
@@ -14,7 +15,6 @@ import { LicenseEntity } from '../../src/licenses/license.entity';
 import { CertificateEntity } from '../../src/settings/certificate.entity';
 import { PFX_BASE64_MAX_CHARS } from '../../src/settings/certificate-parser';
 import { CertificateService, expiryWarning } from '../../src/settings/certificate.service';
-import { InstanceEntity } from '../../src/settings/instance.entity';
 import { ResealProcessor, type ResealSecretsJobData } from '../../src/settings/reseal.processor';
 import { ResealService } from '../../src/settings/reseal.service';
 import { SecretSealer, sealingKeyId, type SealedValue } from '../../src/settings/secret-sealer';
@@ -349,27 +349,8 @@ describe.each(DATABASE_KINDS)('sealed secrets on %s', (kind) => {
       await rawRows('DELETE FROM esd_license');
       await rawRows('DELETE FROM esd_instance');
       await rawRows('DELETE FROM esd_certificate');
-      const instance = Object.assign(new InstanceEntity(), {
-        id: newId(),
-        systemName: `rotation-${kind}`,
-        resourceApi: 'https://api.esd.example/',
-        serviceUrl: 'https://esd.example/api',
-        tenantId: 'tenant-1',
-        channelId: 'channel-1',
-        clientId: `client-${kind}`,
-        authorityHost: 'https://login.example',
-        caCertificatePem: null,
-        environment: 'sandbox',
-        state: 'draft',
-        country: null,
-        language: null,
-        certificateId: null,
-        catalogSchedule: null,
-        lastConnectionTestOk: null,
-        lastConnectionTestAt: null,
-        lastConnectionTestMessage: null,
-        lastConnectionTestSteps: null,
-      });
+      const instance = instanceRow({ id: newId() });
+
       await ds.manager.save(instance);
       instanceId = instance.id;
     });

@@ -14,6 +14,10 @@ export type HttpMethod = 'get' | 'post' | 'patch' | 'delete';
 export interface InstanceHelpers {
   /** One HTTP call to the app as `who` (default the reference host's admin). */
   call(method: HttpMethod, path: string, body?: unknown, who?: string): Promise<request.Response>;
+  /** A client ID the sandbox trusts with its certificate: each instance its own (one client ID, one country). */
+  freshClient(prefix?: string): string;
+  /** A valid stage-1 body (a fresh system name and client ID) with `patch` on top. */
+  stageOne(patch?: Record<string, unknown>): Record<string, unknown>;
   /** A draft instance (stage 1 only). */
   createInstance(patch?: Record<string, unknown>): Promise<Json>;
   /** An instance through both stages and a passing connection test. */
@@ -23,7 +27,11 @@ export interface InstanceHelpers {
   ): Promise<Json>;
 }
 
-export function instanceHelpers(app: () => INestApplication, sandbox: () => CisSandbox): InstanceHelpers {
+export function instanceHelpers(
+  app: () => INestApplication,
+  sandbox: () => CisSandbox,
+  options: { onResponse?: (response: request.Response) => void } = {},
+): InstanceHelpers {
   let counter = 0;
   const creds = () => sandbox().credentials;
 
@@ -35,11 +43,13 @@ export function instanceHelpers(app: () => INestApplication, sandbox: () => CisS
   ): Promise<request.Response> {
     let req = request(app().getHttpServer())[method](path);
     if (who) req = req.set('x-principal', who);
-    return body === undefined ? req : req.send(body as object);
+    const res = body === undefined ? await req : await req.send(body as object);
+    options.onResponse?.(res);
+    return res;
   }
 
-  const freshClient = () => {
-    const clientId = `client-${randomBytes(4).toString('hex')}`;
+  const freshClient = (prefix = 'client') => {
+    const clientId = `${prefix}-${randomBytes(4).toString('hex')}`;
     sandbox().registerClient({
       clientId,
       channelIds: [creds().channelId],
@@ -48,18 +58,20 @@ export function instanceHelpers(app: () => INestApplication, sandbox: () => CisS
     return clientId;
   };
 
+  const stageOne = (patch: Record<string, unknown> = {}) => ({
+    systemName: `ESD-${++counter}-${randomBytes(3).toString('hex')}`,
+    resourceApi: creds().resourceApi,
+    serviceUrl: creds().serviceUrl,
+    tenantId: creds().tenantId,
+    channelId: creds().channelId,
+    clientId: freshClient(),
+    authorityHost: creds().authorityHost,
+    caCertificatePem: creds().caPem,
+    ...patch,
+  });
+
   async function createInstance(patch: Record<string, unknown> = {}): Promise<Json> {
-    const res = await call('post', '/esd/instances', {
-      systemName: `ESD-${++counter}-${randomBytes(3).toString('hex')}`,
-      resourceApi: creds().resourceApi,
-      serviceUrl: creds().serviceUrl,
-      tenantId: creds().tenantId,
-      channelId: creds().channelId,
-      clientId: freshClient(),
-      authorityHost: creds().authorityHost,
-      caCertificatePem: creds().caPem,
-      ...patch,
-    });
+    const res = await call('post', '/esd/instances', stageOne(patch));
     if (res.status !== 201) throw new Error(`create instance: ${res.status} ${res.text}`);
     return res.body as Json;
   }
@@ -87,5 +99,5 @@ export function instanceHelpers(app: () => INestApplication, sandbox: () => CisS
     return res.body as Json;
   }
 
-  return { call, createInstance, readyInstance };
+  return { call, freshClient, stageOne, createInstance, readyInstance };
 }

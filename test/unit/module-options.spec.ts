@@ -1,3 +1,4 @@
+import { inertHostPorts } from '../support/host-ports';
 import { randomBytes } from 'node:crypto';
 import { EsdError } from '../../src/common/esd-error';
 import { EsdErrorCode } from '../../src/common/error-codes';
@@ -7,13 +8,7 @@ import type { MicrosoftEsdModuleOptions } from '../../src/microsoft-esd.options'
 const secretKey = randomBytes(32).toString('base64');
 const valid = (): MicrosoftEsdModuleOptions => ({
   hostApiVersion: '1.0.0',
-  catalog: {
-    upsertProductType: async () => undefined,
-    upsertProducts: async () => [],
-    setProductsStatus: async () => undefined,
-  },
-  notifier: { send: async () => undefined },
-  events: { publish: async () => undefined },
+  ...inertHostPorts(),
   principal: () => undefined,
   secretKey,
 });
