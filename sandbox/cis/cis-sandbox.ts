@@ -5,6 +5,8 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { createApiCallerResolver, type ApiCaller } from './api/api-caller';
 import { registerMarketsRoutes } from './api/markets.routes';
 import { registerOffersRoutes } from './api/offers.routes';
+import { registerReturnsRoutes } from './api/returns.routes';
+import { registerTokensRoutes } from './api/tokens.routes';
 import { renderVendorFailure } from './api/vendor-error';
 import { createControlsRouter } from './controls/controls.router';
 import { FaultInjector } from './fault-injector';
@@ -132,6 +134,8 @@ export class CisSandbox {
     });
     registerMarketsRoutes(api, state);
     registerOffersRoutes(api, state);
+    registerTokensRoutes(api, state);
+    registerReturnsRoutes(api, state);
 
     const shutdown = new AbortController();
     const app = express();

@@ -1,6 +1,8 @@
 import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
+import { BusinessClock } from './business-clock';
 import { SandboxCatalogs } from './catalog-generator';
 import { certificateThumbprints } from './test-identity';
+import { TokenLedger } from './token-ledger';
 
 /** A market of a channel, in the vendor's wire shape. */
 export interface Market {
@@ -67,13 +69,18 @@ export const DEFAULT_MARKETS: readonly Market[] = [
 
 /**
  * The sandbox's state in one place, so reset knows what it touches: the directory (tenants, clients,
- * certificates) and issued access tokens survive a reset; config, stats and counters do not.
+ * certificates) and issued access tokens survive a reset; config, stats, counters, catalogs, license
+ * tokens, returns and the business clock do not.
  */
 export class SandboxState {
   readonly tenants = new Set<string>();
   readonly channels = new Map<string, Market[]>();
   /** The offers of each market (`GET /channels/{id}/offers`, `POST /__sandbox/catalog`); reset restores the defaults. */
   readonly catalogs = new SandboxCatalogs();
+  /** License tokens and returns (`/channels/{id}/tokens`, `/returns`); reset empties it. */
+  readonly ledger = new TokenLedger();
+  /** The business clock of creation, redemption and the return window (`POST /__sandbox/clock`). */
+  readonly clock = new BusinessClock();
   private readonly clients = new Map<string, RegisteredClient>();
   private readonly accessTokens = new Map<string, IssuedAccessToken>();
   config: SandboxConfig;
@@ -159,11 +166,26 @@ export class SandboxState {
     return this.config;
   }
 
-  /** Config, counters and catalogs back to how the sandbox started; tenants, clients, certificates and tokens stay. */
+  /**
+   * Config, counters, catalogs, license tokens, returns and the business clock back to how the sandbox
+   * started; tenants, clients, certificates and issued access tokens stay.
+   */
   reset(): void {
     this.config = { ...this.initialConfig };
     this.stats = emptyStats();
     this.catalogs.reset();
+    this.ledger.clear();
+    this.clock.reset();
+  }
+
+  /**
+   * Counts a token request that reached the handler with a well-formed transaction id (replays and
+   * refusals included). Such an id never spells `__proto__`, so the plain record stays a plain record.
+   */
+  countTokenRequest(clientTransactionId: string): void {
+    const counts = this.stats.tokenRequestsByClientTransactionId;
+    counts[clientTransactionId] =
+      (Object.hasOwn(counts, clientTransactionId) ? counts[clientTransactionId] : 0) + 1;
   }
 }
 

@@ -21,7 +21,18 @@ import {
   DEFAULT_CIS_TIMEOUT_MS,
   DEFAULT_CLIENT_RETRY,
 } from './cis-http';
+import { type CisCreateReturnInput, type CisReturn, createReturn } from './cis-returns';
 import { CisTokenProvider } from './cis-token-provider';
+import {
+  type CisCreatedToken,
+  type CisCreateTokenInput,
+  type CisToken,
+  type CisTokenStatusItem,
+  type CisTokenStatusOptions,
+  createToken,
+  getToken,
+  getTokenStatuses,
+} from './cis-tokens';
 
 /** Options of one {@link CisClient}. */
 export interface CisClientOptions {
@@ -133,6 +144,37 @@ export class CisClient {
   /** Every offer of a market (all pages), good and malformed, in Microsoft's order. */
   getOffers(query: CisOffersQuery, options?: CisOffersOptions): Promise<CisOfferEntry[]> {
     return listOffers(this, query, options);
+  }
+
+  /**
+   * Buys one license token. A 201 and a 200 replay (the same transaction sent again) both answer the token,
+   * `replayed` telling which. Fails with `outcomeUnknown` (not retried in-call) when the request may have
+   * been acted on without an answer: call {@link getToken} before sending it again. The product key and
+   * activation link in the answer are secrets (see `cis-tokens.ts`).
+   */
+  createToken(input: CisCreateTokenInput, options?: CisCallOptions): Promise<CisCreatedToken> {
+    return createToken(this, input, options);
+  }
+
+  /** The token of a transaction, or null when Microsoft never created it; other failures throw. */
+  getToken(clientTransactionId: string, options?: CisCallOptions): Promise<CisToken | null> {
+    return getToken(this, clientTransactionId, options);
+  }
+
+  /** Token statuses in calls of at most 100 ids; ids Microsoft does not know are absent. */
+  getTokenStatuses(
+    clientTransactionIds: readonly string[],
+    options?: CisTokenStatusOptions,
+  ): Promise<CisTokenStatusItem[]> {
+    return getTokenStatuses(this, clientTransactionIds, options);
+  }
+
+  /**
+   * Returns one license. Microsoft's refusals (redeemed, window passed, not returnable) are permanent
+   * CisErrors; an unknown outcome is not retried in-call (the same return may be sent again: it replays).
+   */
+  createReturn(input: CisCreateReturnInput, options?: CisCallOptions): Promise<CisReturn> {
+    return createReturn(this, input, options);
   }
 
   /**

@@ -98,6 +98,8 @@ export const VENDOR_ERROR_CODES: Readonly<Record<string, EsdErrorCode>> = Object
   TokenRedeemed: EsdErrorCode.CIS_TOKEN_REDEEMED,
   ReturnWindowExpired: EsdErrorCode.CIS_RETURN_WINDOW_EXPIRED,
   NotReturnable: EsdErrorCode.CIS_NOT_RETURNABLE,
+  // Not in cis-api.md §2: the sandbox's answer to a second return of a token another return took back.
+  TokenAlreadyReturned: EsdErrorCode.CIS_TOKEN_ALREADY_RETURNED,
 });
 
 /** Where a failure happened, for the error's fields. */

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import * as https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import type { LoggerService } from '@nestjs/common';
@@ -105,7 +105,11 @@ export interface CisRequest<T> {
    * key (e.g. the clientTransactionId) so retries across jobs share it too; a fresh UUID otherwise.
    */
   requestId?: string;
-  /** Whether the call changes state at Microsoft (defaults to method !== GET). */
+  /**
+   * Whether the call changes state at Microsoft (defaults to method !== GET). A write whose outcome is
+   * unknown (timeout, dropped connection, 5xx, unreadable 2xx) is not retried in-call: it fails with
+   * `outcomeUnknown` for the caller to reconcile. A lookup sent by POST says `write: false`.
+   */
   write?: boolean;
   /** Override of the retry budget for this call (e.g. `{ maxAttempts: 1 }` when a job retries instead). */
   retry?: Partial<CisRetryOptions>;
@@ -165,6 +169,9 @@ export class CisHttp {
       }
       failures++;
       if (!error.transient || failures >= maxAttempts) throw error.withAttempts(calls);
+      // A write that may have been acted on is not sent again here: the caller looks the transaction up
+      // first and re-submits only if Microsoft never saw it (ARCHITECTURE.md, "exactly one token").
+      if (error.outcomeUnknown && isWriteRequest(request)) throw error.withAttempts(calls);
 
       const delay = backoffDelayMs(failures, {
         baseMs: retry.baseMs,
@@ -267,6 +274,28 @@ export class CisHttp {
       `${context.route} ${outcome} ${ms}ms correlationId=${context.correlationId} requestId=${context.requestId} attempt=${attempt}${who}`,
     );
   }
+}
+
+function isWriteRequest(request: CisRequest<unknown>): boolean {
+  return request.write ?? request.method !== 'GET';
+}
+
+/** Namespace of the plugin's derived MS-RequestIds (a fixed, random UUID). */
+const REQUEST_ID_NAMESPACE = '6f1c3a52-9d4e-4b7a-8c21-5e0f7d9a3b64';
+
+/**
+ * A name-based UUID (RFC 9562 version 5) for an operation on a business key, e.g. `('token',
+ * clientTransactionId)`: every retry of that operation, in this call or a later job, sends the same
+ * MS-RequestId, and two kinds of operation on one key never share one.
+ */
+export function derivedRequestId(operation: string, businessKey: string): string {
+  const namespace = Buffer.from(REQUEST_ID_NAMESPACE.replace(/-/g, ''), 'hex');
+  const hash = createHash('sha1').update(namespace).update(`${operation}:${businessKey}`, 'utf8').digest();
+  const bytes = hash.subarray(0, 16);
+  bytes[6] = (bytes[6] & 0x0f) | 0x50;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 function headerOf(response: AxiosResponse, name: string): string | undefined {

@@ -24,6 +24,20 @@ export {
   type CisOffersQuery,
 } from './cis-offers';
 export {
+  CIS_TOKEN_STATUSES,
+  MAX_TOKEN_STATUS_BATCH,
+  parseCisToken,
+  parseTokenStatuses,
+  type CisCreateTokenInput,
+  type CisCreatedToken,
+  type CisEndCustomer,
+  type CisToken,
+  type CisTokenStatus,
+  type CisTokenStatusItem,
+  type CisTokenStatusOptions,
+} from './cis-tokens';
+export { parseCisReturnAnswer, type CisCreateReturnInput, type CisReturn } from './cis-returns';
+export {
   AAD_ERROR_CODES,
   CisError,
   VENDOR_ERROR_CODES,
@@ -34,6 +48,7 @@ export {
   DEFAULT_CIS_TIMEOUT_MS,
   DEFAULT_CLIENT_RETRY,
   CisShapeError,
+  derivedRequestId,
   type CisRequest,
   type CisResponse,
   type CisRetryOptions,

@@ -50,6 +50,7 @@ export enum EsdErrorCode {
   CIS_TOKEN_REDEEMED = 'CIS_TOKEN_REDEEMED',
   CIS_RETURN_WINDOW_EXPIRED = 'CIS_RETURN_WINDOW_EXPIRED',
   CIS_NOT_RETURNABLE = 'CIS_NOT_RETURNABLE',
+  CIS_TOKEN_ALREADY_RETURNED = 'CIS_TOKEN_ALREADY_RETURNED',
   CIS_REQUEST_FAILED = 'CIS_REQUEST_FAILED',
   CIS_TLS_NOT_TRUSTED = 'CIS_TLS_NOT_TRUSTED',
 
@@ -66,6 +67,17 @@ export enum EsdErrorCode {
   // Get Services Definition (catalog)
   CATALOG_RUN_ACTIVE = 'CATALOG_RUN_ACTIVE',
   CATALOG_RUN_STALE = 'CATALOG_RUN_STALE',
+
+  // Ordering and provisioning (licenses)
+  ORDER_INVALID = 'ORDER_INVALID',
+  OFFER_UNKNOWN = 'OFFER_UNKNOWN',
+  OFFER_DISCONTINUED = 'OFFER_DISCONTINUED',
+  QUANTITY_OUT_OF_RANGE = 'QUANTITY_OUT_OF_RANGE',
+  CUSTOMER_DATA_MISSING = 'CUSTOMER_DATA_MISSING',
+  ORDER_ITEM_CONFLICT = 'ORDER_ITEM_CONFLICT',
+  LICENSE_NOT_FAILED = 'LICENSE_NOT_FAILED',
+  LICENSE_NOT_PROVISIONED = 'LICENSE_NOT_PROVISIONED',
+  PROVISIONING_ATTEMPTS_EXHAUSTED = 'PROVISIONING_ATTEMPTS_EXHAUSTED',
 
   // Infrastructure
   DATABASE_UNAVAILABLE = 'DATABASE_UNAVAILABLE',
@@ -221,6 +233,10 @@ export const ERROR_DESCRIPTIONS: Record<EsdErrorCode, EsdErrorDescription> = {
     message: 'The return window for this license has passed.',
   },
   CIS_NOT_RETURNABLE: { httpStatus: 422, message: 'Microsoft does not accept returns for this offer.' },
+  CIS_TOKEN_ALREADY_RETURNED: {
+    httpStatus: 409,
+    message: 'Microsoft has already taken this license back through another return.',
+  },
   CIS_REQUEST_FAILED: { httpStatus: 502, message: 'The Microsoft CIS API refused the request.' },
   CIS_TLS_NOT_TRUSTED: {
     httpStatus: 502,
@@ -275,6 +291,47 @@ export const ERROR_DESCRIPTIONS: Record<EsdErrorCode, EsdErrorDescription> = {
     httpStatus: 500,
     message:
       'The run made no progress for too long and its job is gone (the queue lost it, or its worker stopped), so it was marked failed. Start Get Services Definition again.',
+  },
+
+  ORDER_INVALID: {
+    httpStatus: 400,
+    message: 'The order item is not valid; correct the fields named.',
+  },
+  OFFER_UNKNOWN: {
+    httpStatus: 422,
+    message:
+      "This product is not in the instance's Microsoft ESD catalog. Run Get Services Definition, or choose another product.",
+  },
+  OFFER_DISCONTINUED: {
+    httpStatus: 422,
+    message: 'Microsoft has discontinued this offer: it can no longer be sold.',
+  },
+  QUANTITY_OUT_OF_RANGE: {
+    httpStatus: 422,
+    message: 'The quantity is outside what Microsoft allows for this offer in one order.',
+  },
+  CUSTOMER_DATA_MISSING: {
+    httpStatus: 422,
+    message: 'The end customer lacks details Microsoft or the license delivery needs.',
+  },
+  ORDER_ITEM_CONFLICT: {
+    httpStatus: 409,
+    message:
+      'This order item was already placed with other contents; an order item is placed once and never changes.',
+  },
+  LICENSE_NOT_FAILED: {
+    httpStatus: 409,
+    message: 'Only a license whose provisioning failed can be put back in line.',
+  },
+  LICENSE_NOT_PROVISIONED: {
+    httpStatus: 409,
+    message:
+      'This license has no product key yet: it is still being provisioned, or its provisioning failed.',
+  },
+  PROVISIONING_ATTEMPTS_EXHAUSTED: {
+    httpStatus: 502,
+    message:
+      'Microsoft could not be reached to issue this license after every retry. Re-sync the license once the service is back.',
   },
 
   DATABASE_UNAVAILABLE: { httpStatus: 503, message: 'The database is unavailable.' },

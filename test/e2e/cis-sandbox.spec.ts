@@ -857,3 +857,275 @@ describe('CIS sandbox: faults, stats and reset', () => {
     expect(res.status).toBe(200);
   });
 });
+
+describe('CIS sandbox: tokens, returns, redeem and the business clock', () => {
+  let auth: Record<string, string>;
+  const tokensPath = (channelId = creds.channelId): string => `/channels/${channelId}/tokens`;
+  let offerId: string;
+
+  beforeEach(async () => {
+    auth = { authorization: `Bearer ${await getAccessToken()}` };
+    const catalog = (await control('GET', '/catalog?country=US&language=en-US')).json();
+    offerId = catalog.offers.find((o: { isReturnable: unknown }) => o.isReturnable === true).offerId;
+  });
+
+  function tokenBody(clientTransactionId: string, overrides: Record<string, unknown> = {}) {
+    return {
+      clientTransactionId,
+      offerId,
+      country: 'US',
+      language: 'en-US',
+      endCustomer: { name: 'Pat Doe', email: 'pat@example.com', country: 'US' },
+      ...overrides,
+    };
+  }
+
+  const post = (path: string, json: unknown) => call('POST', path, { headers: auth, json });
+
+  it('creates a token (201), replays it (200) and refuses the id with another body (409)', async () => {
+    const id = randomUUID();
+    const created = await post(tokensPath(), tokenBody(id));
+    expect(created.status).toBe(201);
+    const token = created.json();
+    expect(Object.keys(token).sort()).toEqual(
+      [
+        'activationLink',
+        'clientTransactionId',
+        'createdAt',
+        'offerId',
+        'token',
+        'tokenStatus',
+        'transactionId',
+      ].sort(),
+    );
+    expect(/^[BCDFGHJKMPQRTVWXY2346789]{5}(-[BCDFGHJKMPQRTVWXY2346789]{5}){4}$/.test(token.token)).toBe(true);
+    expect(new URL(token.activationLink).searchParams.get('ctid')).toBe(id);
+    expect(token.tokenStatus).toBe('Activated');
+
+    const replay = await post(tokensPath(), tokenBody(id));
+    expect(replay.status).toBe(200);
+    expect(replay.text === created.text).toBe(true);
+
+    const conflict = await post(tokensPath(), tokenBody(id, { language: 'EN-us' }));
+    expect([conflict.status, conflict.json().error.code]).toEqual([409, 'ClientTransactionIdConflict']);
+
+    const lookedUp = await call('GET', `${tokensPath()}/${id}`, { headers: auth });
+    expect(lookedUp.status).toBe(200);
+    expect(lookedUp.text === created.text).toBe(true);
+
+    expect(await stats()).toEqual({
+      tokensCreated: 1,
+      tokenRequestsByClientTransactionId: { [id]: 3 },
+      returnsCreated: 0,
+      accessTokensIssued: 1,
+      heldRequests: 0,
+      callsByRoute: {
+        'POST /:tenant/oauth2/v2.0/token': 1,
+        'GET /channels/:channelId/tokens/:clientTransactionId': 1,
+        'POST /channels/:channelId/tokens': 3,
+      },
+    });
+  });
+
+  it('refuses bad token bodies with 400 InvalidRequest and a reason, creating nothing', async () => {
+    const id = randomUUID();
+    const bodies: unknown[] = [
+      {},
+      [],
+      tokenBody(id, { endCustomer: undefined }),
+      tokenBody(id, { endCustomer: { name: ' ', country: 'US' } }),
+      tokenBody(id, { endCustomer: { name: 'A', email: 'no-at-sign', country: 'US' } }),
+      tokenBody(id, { country: 'USA' }),
+      tokenBody(id, { colour: 'red' }),
+      tokenBody('has space'),
+      tokenBody('__proto__'),
+    ];
+    for (const body of bodies) {
+      const res = await post(tokensPath(), body);
+      expect({ body, status: res.status, code: res.json().error.code }).toEqual({
+        body,
+        status: 400,
+        code: 'InvalidRequest',
+      });
+      expect(res.json().error.message).toMatch(/^The request body is not valid: body/);
+    }
+    const notJson = await call('POST', tokensPath(), { headers: auth, rawBody: '{"clientTransactionId":' });
+    expect(notJson.status).toBe(400);
+    const counted = await stats();
+    expect(counted.tokensCreated).toBe(0);
+    // Only the requests with a well-formed id are counted per id.
+    expect(counted.tokenRequestsByClientTransactionId).toEqual({ [id]: 5 });
+  });
+
+  it('answers 404 OfferNotFound and 400 OfferDiscontinued for a new transaction, and still replays an old one', async () => {
+    const missing = await post(tokensPath(), tokenBody(randomUUID(), { offerId: 'DG7GNOPE' }));
+    expect([missing.status, missing.json().error.code]).toEqual([404, 'OfferNotFound']);
+    const greekOnly = await post(tokensPath(), tokenBody(randomUUID(), { language: 'el-GR' }));
+    expect([greekOnly.status, greekOnly.json().error.code]).toEqual([400, 'InvalidRequest']);
+
+    const id = randomUUID();
+    expect((await post(tokensPath(), tokenBody(id))).status).toBe(201);
+    await control('POST', '/catalog', {
+      country: 'US',
+      language: 'en-US',
+      count: 25,
+      seed: 1,
+      changes: { discontinue: [offerId] },
+    });
+    const discontinued = await post(tokensPath(), tokenBody(randomUUID()));
+    expect([discontinued.status, discontinued.json().error.code]).toEqual([400, 'OfferDiscontinued']);
+    expect((await post(tokensPath(), tokenBody(id))).status).toBe(200);
+  });
+
+  it('reads statuses of 1 to 100 ids (unknown ones absent) and refuses 0 or 101', async () => {
+    const ids = [randomUUID(), randomUUID()];
+    for (const id of ids) await post(tokensPath(), tokenBody(id));
+    const res = await post(`${tokensPath()}/status`, {
+      clientTransactionIds: [ids[1], randomUUID(), ids[0]],
+    });
+    expect(res.status).toBe(200);
+    expect(res.json()).toEqual({
+      items: [
+        { clientTransactionId: ids[1], tokenStatus: 'Activated' },
+        { clientTransactionId: ids[0], tokenStatus: 'Activated' },
+      ],
+    });
+    const hundred = Array.from({ length: 100 }, () => randomUUID());
+    expect((await post(`${tokensPath()}/status`, { clientTransactionIds: hundred })).status).toBe(200);
+    for (const clientTransactionIds of [[], [...hundred, randomUUID()]]) {
+      const refused = await post(`${tokensPath()}/status`, { clientTransactionIds });
+      expect([refused.status, refused.json().error.code]).toEqual([400, 'InvalidRequest']);
+    }
+    const unknown = await call('GET', `${tokensPath()}/${randomUUID()}`, { headers: auth });
+    expect([unknown.status, unknown.json().error.code]).toEqual([404, 'TokenNotFound']);
+  });
+
+  it("keeps a channel's tokens from another channel (404) and another client (403)", async () => {
+    const id = randomUUID();
+    await post(tokensPath(), tokenBody(id));
+    const other = createClientIdentity({ commonName: 'Two-channel distributor' });
+    const otherClientId = randomUUID();
+    sandbox.registerClient({
+      clientId: otherClientId,
+      channelIds: ['2000055555'],
+      certificatePem: other.certificatePem,
+    });
+    const otherAuth = {
+      authorization: `Bearer ${await getAccessToken({ identity: other, clientId: otherClientId })}`,
+    };
+    const elsewhere = await call('GET', `${tokensPath('2000055555')}/${id}`, { headers: otherAuth });
+    expect([elsewhere.status, elsewhere.json().error.code]).toEqual([404, 'TokenNotFound']);
+    const forbidden = await call('GET', `${tokensPath()}/${id}`, { headers: otherAuth });
+    expect([forbidden.status, forbidden.json().error.code]).toEqual([403, 'ChannelMismatch']);
+  });
+
+  it('dropAfterCommit on POST /tokens and /returns commits, then cuts; timeout and malformed write nothing', async () => {
+    const id = randomUUID();
+    await control('POST', '/faults', { method: 'POST', path: '/tokens$', dropAfterCommit: true, times: 1 });
+    await expect(post(tokensPath(), tokenBody(id))).rejects.toThrow(/socket hang up|ECONNRESET/);
+    expect((await call('GET', `${tokensPath()}/${id}`, { headers: auth })).status).toBe(200);
+
+    const returnBody = { clientTransactionId: randomUUID(), tokenClientTransactionId: id };
+    await control('POST', '/faults', { method: 'POST', path: '/returns$', dropAfterCommit: true, times: 1 });
+    await expect(post(`/channels/${creds.channelId}/returns`, returnBody)).rejects.toThrow(
+      /socket hang up|ECONNRESET/,
+    );
+    const replay = await post(`/channels/${creds.channelId}/returns`, returnBody);
+    expect([replay.status, replay.json().tokenStatus]).toEqual([200, 'ReturnAccepted']);
+
+    const untouched = randomUUID();
+    await control('POST', '/faults', { method: 'POST', path: '/tokens$', malformed: true, times: 1 });
+    expect((await post(tokensPath(), tokenBody(untouched))).text).toBe(MALFORMED_BODY);
+    await control('POST', '/faults', { method: 'POST', path: '/tokens$', timeout: true, times: 1 });
+    const abort = new AbortController();
+    const held = call('POST', tokensPath(), {
+      headers: auth,
+      json: tokenBody(untouched),
+      signal: abort.signal,
+    });
+    await waitFor(async () => (await stats()).heldRequests === 1);
+    abort.abort();
+    await expect(held).rejects.toThrow(/abort/i);
+    const counted = await stats();
+    expect([counted.tokensCreated, counted.returnsCreated]).toEqual([1, 1]);
+    // Neither faulted request reached the handler, so neither was counted for its id.
+    expect(counted.tokenRequestsByClientTransactionId).toEqual({ [id]: 1 });
+    const lookup = await call('GET', `${tokensPath()}/${untouched}`, { headers: auth });
+    expect([lookup.status, lookup.json().error.code]).toEqual([404, 'TokenNotFound']);
+  });
+
+  it('refuses bad return bodies with 400 and unknown tokens with 404', async () => {
+    const path = `/channels/${creds.channelId}/returns`;
+    for (const body of [
+      {},
+      { clientTransactionId: randomUUID() },
+      { clientTransactionId: randomUUID(), tokenClientTransactionId: randomUUID(), reason: 'x'.repeat(501) },
+      { clientTransactionId: randomUUID(), tokenClientTransactionId: randomUUID(), extra: true },
+    ]) {
+      const res = await post(path, body);
+      expect([res.status, res.json().error.code]).toEqual([400, 'InvalidRequest']);
+    }
+    const unknown = await post(path, {
+      clientTransactionId: randomUUID(),
+      tokenClientTransactionId: randomUUID(),
+    });
+    expect([unknown.status, unknown.json().error.code]).toEqual([404, 'TokenNotFound']);
+  });
+
+  it('redeems through the control (once, keeping the first time) and refuses what it cannot redeem', async () => {
+    const id = randomUUID();
+    await post(tokensPath(), tokenBody(id));
+    const unknown = await control('POST', `/tokens/${randomUUID()}/redeem`);
+    expect([unknown.status, unknown.json().error.code]).toEqual([404, 'TokenNotFound']);
+    const badBody = await control('POST', `/tokens/${id}/redeem`, { when: 'now' });
+    expect([badBody.status, badBody.json().error.code]).toEqual([400, 'InvalidControlRequest']);
+
+    const first = await control('POST', `/tokens/${id}/redeem`);
+    expect(first.status).toBe(200);
+    expect(first.json()).toEqual({
+      channelId: creds.channelId,
+      clientTransactionId: id,
+      tokenStatus: 'Redeemed',
+      redeemedAt: expect.any(String),
+    });
+    await control('POST', '/clock', { advanceDays: 1 });
+    const second = await control('POST', `/tokens/${id}/redeem?channelId=${creds.channelId}`);
+    expect(second.json().redeemedAt).toBe(first.json().redeemedAt);
+    const otherChannel = await control('POST', `/tokens/${id}/redeem?channelId=2000000000`);
+    expect(otherChannel.status).toBe(404);
+
+    const returned = randomUUID();
+    await post(tokensPath(), tokenBody(returned));
+    await post(`/channels/${creds.channelId}/returns`, {
+      clientTransactionId: randomUUID(),
+      tokenClientTransactionId: returned,
+    });
+    const late = await control('POST', `/tokens/${returned}/redeem`);
+    expect([late.status, late.json().error.code]).toEqual([409, 'TokenReturned']);
+  });
+
+  it('moves the business clock only: sign-in and access tokens keep the real one; reset puts it back', async () => {
+    expect((await control('GET', '/clock')).json()).toEqual({ now: expect.any(String), advancedDays: 0 });
+    for (const body of [{}, { advanceDays: -1 }, { advanceDays: 'x' }, { advanceDays: 1, extra: 1 }]) {
+      const res = await control('POST', '/clock', body);
+      expect([res.status, res.json().error.code]).toEqual([400, 'InvalidControlRequest']);
+    }
+    const moved = await control('POST', '/clock', { advanceDays: 400.5 });
+    expect(moved.json().advancedDays).toBe(400.5);
+    expect(Date.parse(moved.json().now)).toBeGreaterThan(Date.now() + 400 * 86_400_000);
+
+    // The access token from before the move still works, and a new assertion still signs in.
+    expect((await call('GET', `/channels/${creds.channelId}/markets`, { headers: auth })).status).toBe(200);
+    const fresh = await getAccessToken();
+    expect(
+      (
+        await call('GET', `/channels/${creds.channelId}/markets`, {
+          headers: { authorization: `Bearer ${fresh}` },
+        })
+      ).status,
+    ).toBe(200);
+
+    await control('POST', '/reset');
+    expect((await control('GET', '/clock')).json().advancedDays).toBe(0);
+  });
+});

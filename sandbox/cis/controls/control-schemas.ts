@@ -8,6 +8,14 @@ export interface IdentityRegistration {
   certificatePem: string;
 }
 
+/** `POST /__sandbox/clock`: move the business clock forward. */
+export interface ClockAdvance {
+  advanceDays: number;
+}
+
+/** `POST /__sandbox/tokens/:clientTransactionId/redeem` takes no fields (an absent body is `{}`). */
+export type RedeemRequest = Record<string, never>;
+
 const ajv = new Ajv({ allErrors: true });
 
 const faultSchema: JSONSchemaType<FaultSpec> = {
@@ -50,7 +58,25 @@ const identitySchema: JSONSchemaType<IdentityRegistration> = {
   },
 };
 
+const clockSchema: JSONSchemaType<ClockAdvance> = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['advanceDays'],
+  properties: {
+    // Forward only, up to a century: the clock never runs back behind tokens it already stamped.
+    advanceDays: { type: 'number', minimum: 0, maximum: 36_500 },
+  },
+};
+
+const redeemSchema: JSONSchemaType<RedeemRequest> = {
+  type: 'object',
+  additionalProperties: false,
+  required: [],
+};
+
 const validateFaultShape = ajv.compile(faultSchema);
+const validateClockShape = ajv.compile(clockSchema);
+const validateRedeemShape = ajv.compile(redeemSchema);
 const validateConfigShape = ajv.compile(configSchema);
 const validateIdentityShape = ajv.compile(identitySchema);
 
@@ -102,6 +128,15 @@ export function parseIdentity(body: unknown): Parsed<IdentityRegistration> {
     return { ok: false, reason: 'certificatePem must hold the certificate only, never a private key' };
   }
   return shaped;
+}
+
+export function parseClockAdvance(body: unknown): Parsed<ClockAdvance> {
+  return checkShape(validateClockShape, body);
+}
+
+/** A redeem body: nothing, or an empty object. */
+export function parseRedeem(body: unknown): Parsed<RedeemRequest> {
+  return checkShape(validateRedeemShape, body ?? {});
 }
 
 function checkShape<T>(validate: ValidateFunction<T>, body: unknown): Parsed<T> {

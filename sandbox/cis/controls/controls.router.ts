@@ -3,6 +3,7 @@ import type { FaultInjector } from '../fault-injector';
 import type { SandboxState } from '../sandbox-state';
 import { registerCatalogControls } from './catalog.control';
 import { parseConfig, parseFault, parseIdentity, type Parsed } from './control-schemas';
+import { registerTokenControls } from './tokens.control';
 
 export interface ControlsDeps {
   state: SandboxState;
@@ -94,6 +95,7 @@ export function createControlsRouter(deps: ControlsDeps): Router {
   });
 
   registerCatalogControls(router, { state, defaultChannelId: deps.defaultChannelId });
+  registerTokenControls(router, { state });
 
   router.use((_req, res) => {
     refuse(res, 404, 'NotFound', 'no such sandbox control');
