@@ -27,18 +27,18 @@ export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
  * handlers registered on the queue processors: each name must have exactly one handler.
  */
 export const JOBS: { readonly [Q in QueueName]: readonly string[] } = {
-  [QUEUES.provisioning]: [],
+  [QUEUES.provisioning]: ['provision-license', 'execute-return'],
   [QUEUES.catalog]: ['catalog-sync'],
-  [QUEUES.maintenance]: ['reseal-secrets'],
+  [QUEUES.maintenance]: ['reseal-secrets', 'sweeper', 'token-status-sync'],
 };
 
 /** Get Services Definition: one catalog run of one instance (manual trigger or schedule). */
 export const CATALOG_SYNC_JOB = 'catalog-sync';
-
-/** Default options of every job: bounded attempts, exponential backoff, finished jobs dropped. */
-export const DEFAULT_JOB_OPTIONS = {
-  attempts: 8,
-  backoff: { type: 'exponential', delay: 2000 },
-  removeOnComplete: 1000,
-  removeOnFail: 5000,
-} as const;
+/** One license's token request (and, once it has its token, its welcome notification and event). */
+export const PROVISION_LICENSE_JOB = 'provision-license';
+/** One return of a license's token to Microsoft (and, once it has an outcome, the credit and notifications). */
+export const EXECUTE_RETURN_JOB = 'execute-return';
+/** Re-enqueues work whose job was lost (Redis flushed, worker killed): licenses, catalog runs. */
+export const SWEEPER_JOB = 'sweeper';
+/** Asks Microsoft which Activated tokens were redeemed. */
+export const TOKEN_STATUS_SYNC_JOB = 'token-status-sync';

@@ -1,5 +1,7 @@
 /** Public exports of the Microsoft ESD service manager plugin. */
 export { MicrosoftEsdModule } from './microsoft-esd.module';
+export { EsdHooksService } from './licenses/esd-hooks.service';
+export type { LicenseView } from './licenses/license-view';
 export type {
   MicrosoftEsdModuleOptions,
   MicrosoftEsdModuleExtras,

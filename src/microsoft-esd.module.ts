@@ -10,9 +10,21 @@ import { validateModuleOptions } from './common/module-options.validation';
 import { JOB_HANDLER_CHECK, jobHandlerCheckProvider } from './common/queues/job-handler-check';
 import { EsdErrorCode } from './common/error-codes';
 import { EsdError } from './common/esd-error';
-import { DEFAULT_JOB_OPTIONS, ESD_OPTIONS, QUEUES } from './constants';
+import { ESD_OPTIONS, QUEUES } from './constants';
+import { esdQueueSettings } from './common/queues/job-options';
 import { CATALOG_CONTROLLERS, CATALOG_PROCESSORS, CATALOG_PROVIDERS } from './catalog/catalog.providers';
+import {
+  CANCELLATION_CONTROLLERS,
+  CANCELLATION_PROCESSORS,
+  CANCELLATION_PROVIDERS,
+} from './cancellation/cancellation.providers';
+import { esdClockProvider } from './common/clock';
 import { HealthController } from './health/health.controller';
+import { MetricsController } from './observability/metrics.controller';
+import { EsdMetrics } from './observability/metrics.service';
+import { LICENSE_CONTROLLERS, LICENSE_PROCESSORS, LICENSE_PROVIDERS } from './licenses/licenses.providers';
+import { EsdHooksService } from './licenses/esd-hooks.service';
+import { MAINTENANCE_PROCESSORS, MAINTENANCE_PROVIDERS } from './maintenance/maintenance.providers';
 import { INSTANCE_CONTROLLERS, INSTANCE_PROVIDERS } from './settings/instances.providers';
 import { SECRET_PROCESSORS, SECRET_PROVIDERS } from './settings/secrets.providers';
 import { processorProvider } from './common/queues/processor-provider';
@@ -106,7 +118,7 @@ export class MicrosoftEsdModule extends ConfigurableEsdModule {
         inject: [ESD_OPTIONS, ESD_DATA_SOURCE_TOKEN, JOB_HANDLER_CHECK],
         useFactory: (options: ResolvedEsdOptions) => ({
           ...(options.redis === undefined ? {} : { redis: options.redis }),
-          defaultJobOptions: { ...DEFAULT_JOB_OPTIONS },
+          ...esdQueueSettings(options),
         }),
       })),
     );
@@ -119,25 +131,43 @@ export class MicrosoftEsdModule extends ConfigurableEsdModule {
           { path: extras.routePrefix ?? DEFAULT_ROUTE_PREFIX, module: MicrosoftEsdModule },
         ]),
       ],
-      controllers: [HealthController, ...INSTANCE_CONTROLLERS, ...CATALOG_CONTROLLERS],
+      controllers: [
+        HealthController,
+        MetricsController,
+        ...INSTANCE_CONTROLLERS,
+        ...CATALOG_CONTROLLERS,
+        ...LICENSE_CONTROLLERS,
+        ...CANCELLATION_CONTROLLERS,
+      ],
       providers: [
         EsdAccessGuard,
+        EsdMetrics,
         HealthService,
         ...SECRET_PROVIDERS,
         ...INSTANCE_PROVIDERS,
         ...CATALOG_PROVIDERS,
-        ...SECRET_PROCESSORS.map((processor) => processorProvider(processor)),
-        ...CATALOG_PROCESSORS.map((processor) => processorProvider(processor)),
+        ...LICENSE_PROVIDERS,
+        ...MAINTENANCE_PROVIDERS,
+        esdClockProvider,
+        ...CANCELLATION_PROVIDERS,
+        ...[
+          ...SECRET_PROCESSORS,
+          ...CATALOG_PROCESSORS,
+          ...LICENSE_PROCESSORS,
+          ...MAINTENANCE_PROCESSORS,
+          ...CANCELLATION_PROCESSORS,
+        ].map((processor) => processorProvider(processor)),
         {
           provide: CIS_CLIENT_OPTIONS,
-          inject: [ESD_OPTIONS],
-          useFactory: (options: ResolvedEsdOptions): CisClientOptions => ({
+          inject: [ESD_OPTIONS, EsdMetrics],
+          useFactory: (options: ResolvedEsdOptions, metrics: EsdMetrics): CisClientOptions => ({
             timeoutMs: options.cisTimeoutMs,
+            observe: metrics.observeCisCall,
           }),
         },
         CisClientFactory,
       ],
-      exports: [optionsModule, CisClientFactory, queues],
+      exports: [optionsModule, CisClientFactory, queues, EsdHooksService, EsdMetrics],
     };
   }
 }

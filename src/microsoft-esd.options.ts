@@ -46,6 +46,17 @@ export interface MicrosoftEsdModuleOptions {
   orderWaitMs?: number;
   /** Timeout of each CIS API call. Default 15000 ms. */
   cisTimeoutMs?: number;
+  /**
+   * Retries of queued work (token requests, returns, catalog runs) after a transient failure: total attempts
+   * (default 8), the first retry's wait bound (default 2000 ms, doubling, with full jitter) and the cap of any
+   * one wait (default 60000 ms). A vendor's Retry-After is always honoured.
+   */
+  jobRetry?: { attempts?: number; baseMs?: number; maxMs?: number };
+  /**
+   * The plugin's clock for business dates (the return window, eligibility deadlines). Default the system clock;
+   * a test or a host replaying history may give its own. Waiting (timeouts, retry leases) keeps real time.
+   */
+  clock?: { now(): Date };
 }
 
 /** The options after validation, defaults applied. */
@@ -63,6 +74,8 @@ export interface ResolvedEsdOptions {
   worker: boolean;
   orderWaitMs: number;
   cisTimeoutMs: number;
+  jobRetry: { attempts: number; baseMs: number; maxMs: number };
+  clock: { now(): Date };
 }
 
 /** Options given beside `useFactory` (read before asynchronous options resolve). */

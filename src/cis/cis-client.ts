@@ -13,6 +13,7 @@ import {
 import {
   CisHttp,
   type CisRequest,
+  type CisCallRecord,
   type CisResponse,
   type CisRetryOptions,
   CisShapeError,
@@ -44,6 +45,8 @@ export interface CisClientOptions {
   logger?: LoggerService;
   /** How the client waits between retries; tests may observe it. Default: a timer. */
   sleep?: (ms: number) => Promise<void>;
+  /** Told of every HTTP call to the API after it ends (route template, status, duration, attempt): metrics. */
+  observe?: (call: CisCallRecord) => void;
 }
 
 /** A market (country) the channel may sell in, with its currency and catalog languages. */
@@ -92,6 +95,7 @@ export class CisClient {
       tokens: this.tokens,
       retry: { ...DEFAULT_CLIENT_RETRY, ...options.retry },
       logger,
+      observe: options.observe,
       sleep: options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
     });
   }

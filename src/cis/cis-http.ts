@@ -131,7 +131,20 @@ export interface CisResponse<T> {
 /** Thrown by a `parse` function to say "the shape is wrong"; the message names the field, never values. */
 export class CisShapeError extends Error {}
 
+/** One HTTP call to the CIS API as an observer sees it (metrics): never a URL with values, never a secret. */
+export interface CisCallRecord {
+  /** `POST /channels/:channelId/tokens`. */
+  route: string;
+  /** The HTTP status, or the transport failure's code (`ECONNRESET`, `ECONNABORTED`, `network-error`). */
+  outcome: string;
+  durationMs: number;
+  /** 1 for the first call of an operation; a higher number is a retry. */
+  attempt: number;
+}
+
 interface CisHttpDeps {
+  /** Told of every HTTP call, after it ends. */
+  observe?: (call: CisCallRecord) => void;
   connection: ResolvedCisConnection;
   axios: AxiosInstance;
   tokens: CisBearerSource;
@@ -269,6 +282,7 @@ export class CisHttp {
 
   private log(context: CisCallContext, outcome: string, started: number, attempt: number): void {
     const ms = Date.now() - started;
+    this.deps.observe?.({ route: context.route ?? context.method, outcome, durationMs: ms, attempt });
     const who = this.deps.connection.instanceId ? ` instance=${this.deps.connection.instanceId}` : '';
     this.deps.logger.log(
       `${context.route} ${outcome} ${ms}ms correlationId=${context.correlationId} requestId=${context.requestId} attempt=${attempt}${who}`,

@@ -52,6 +52,7 @@ export {
   type CisRequest,
   type CisResponse,
   type CisRetryOptions,
+  type CisCallRecord,
 } from './cis-http';
 export {
   DEFAULT_RETRY_POLICY,

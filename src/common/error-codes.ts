@@ -79,6 +79,16 @@ export enum EsdErrorCode {
   LICENSE_NOT_PROVISIONED = 'LICENSE_NOT_PROVISIONED',
   PROVISIONING_ATTEMPTS_EXHAUSTED = 'PROVISIONING_ATTEMPTS_EXHAUSTED',
 
+  // Cancellation and returns (the first six are also the eligibility reasons of host contract §7)
+  NOT_RETURNABLE = 'NOT_RETURNABLE',
+  TOKEN_REDEEMED = 'TOKEN_REDEEMED',
+  RETURN_WINDOW_EXPIRED = 'RETURN_WINDOW_EXPIRED',
+  ALREADY_CANCELLED = 'ALREADY_CANCELLED',
+  REQUEST_PENDING = 'REQUEST_PENDING',
+  NOT_PROVISIONED = 'NOT_PROVISIONED',
+  REQUEST_NOT_PENDING = 'REQUEST_NOT_PENDING',
+  RETURN_ATTEMPTS_EXHAUSTED = 'RETURN_ATTEMPTS_EXHAUSTED',
+
   // Infrastructure
   DATABASE_UNAVAILABLE = 'DATABASE_UNAVAILABLE',
   QUEUE_UNAVAILABLE = 'QUEUE_UNAVAILABLE',
@@ -332,6 +342,38 @@ export const ERROR_DESCRIPTIONS: Record<EsdErrorCode, EsdErrorDescription> = {
     httpStatus: 502,
     message:
       'Microsoft could not be reached to issue this license after every retry. Re-sync the license once the service is back.',
+  },
+
+  NOT_RETURNABLE: {
+    httpStatus: 422,
+    message: 'Microsoft does not take this product back: its offer is not returnable.',
+  },
+  TOKEN_REDEEMED: {
+    httpStatus: 422,
+    message: 'The product key has been redeemed, and a used license cannot be returned.',
+  },
+  RETURN_WINDOW_EXPIRED: {
+    httpStatus: 422,
+    message: 'The return window of this license has closed.',
+  },
+  ALREADY_CANCELLED: { httpStatus: 409, message: 'This license is already cancelled.' },
+  REQUEST_PENDING: {
+    httpStatus: 409,
+    message:
+      'A cancellation of this license is already waiting for a decision or under way. Withdraw it, or wait for its outcome.',
+  },
+  NOT_PROVISIONED: {
+    httpStatus: 409,
+    message: 'This license has no product key yet, so there is nothing to return.',
+  },
+  REQUEST_NOT_PENDING: {
+    httpStatus: 409,
+    message: 'This cancellation request has already been decided or withdrawn; reload it to see its outcome.',
+  },
+  RETURN_ATTEMPTS_EXHAUSTED: {
+    httpStatus: 502,
+    message:
+      'Microsoft could not be reached to return this license after every retry. Cancel it again once the service is back.',
   },
 
   DATABASE_UNAVAILABLE: { httpStatus: 503, message: 'The database is unavailable.' },

@@ -2,17 +2,21 @@ import 'reflect-metadata';
 import {
   IsBoolean,
   IsInt,
+  IsObject,
   IsOptional,
   IsString,
   Matches,
   Max,
   Min,
   ValidateBy,
+  ValidateNested,
   ValidationOptions,
   validateSync,
   ValidationError,
 } from 'class-validator';
 import * as semver from 'semver';
+import { DEFAULT_RETRY_POLICY } from '../cis/retry-policy';
+import { systemClock } from './clock';
 import { EsdErrorCode } from './error-codes';
 import { EsdError } from './esd-error';
 import type { MicrosoftEsdModuleOptions, ResolvedEsdOptions } from '../microsoft-esd.options';
@@ -165,6 +169,38 @@ class ModuleOptionsSchema {
   @Min(1000, { message: 'cisTimeoutMs: expected an integer number of milliseconds (1000–120000)' })
   @Max(120000, { message: 'cisTimeoutMs: expected an integer number of milliseconds (1000–120000)' })
   cisTimeoutMs: unknown;
+
+  @IsOptional()
+  @IsObject({ message: 'jobRetry: expected { attempts?, baseMs?, maxMs? }' })
+  @ValidateNested()
+  jobRetry: unknown;
+
+  @IsOptional()
+  @ImplementsMethods(['now'])
+  clock: unknown;
+}
+
+const JOB_RETRY_KEYS = new Set(['attempts', 'baseMs', 'maxMs']);
+
+/** `jobRetry`: bounded, so a typo cannot make a job retry for ever or hammer Microsoft. */
+class JobRetrySchema {
+  @IsOptional()
+  @IsInt({ message: 'attempts: expected an integer from 1 to 50' })
+  @Min(1, { message: 'attempts: expected an integer from 1 to 50' })
+  @Max(50, { message: 'attempts: expected an integer from 1 to 50' })
+  attempts: unknown;
+
+  @IsOptional()
+  @IsInt({ message: 'baseMs: expected an integer number of milliseconds (1–600000)' })
+  @Min(1, { message: 'baseMs: expected an integer number of milliseconds (1–600000)' })
+  @Max(600000, { message: 'baseMs: expected an integer number of milliseconds (1–600000)' })
+  baseMs: unknown;
+
+  @IsOptional()
+  @IsInt({ message: 'maxMs: expected an integer number of milliseconds (1–3600000)' })
+  @Min(1, { message: 'maxMs: expected an integer number of milliseconds (1–3600000)' })
+  @Max(3600000, { message: 'maxMs: expected an integer number of milliseconds (1–3600000)' })
+  maxMs: unknown;
 }
 
 const KNOWN_OPTIONS = new Set<string>([
@@ -182,6 +218,8 @@ const KNOWN_OPTIONS = new Set<string>([
   'worker',
   'orderWaitMs',
   'cisTimeoutMs',
+  'jobRetry',
+  'clock',
 ]);
 
 function decodeKey(value: string): Buffer | undefined {
@@ -210,8 +248,17 @@ export function validateModuleOptions(raw: MicrosoftEsdModuleOptions | undefined
   }
   const input = { ...raw, catalog: raw.catalog ?? raw.catalogue };
   delete (input as { catalogue?: unknown }).catalogue;
-  const schema = Object.assign(new ModuleOptionsSchema(), input);
+  const retry = raw.jobRetry;
+  const schema = Object.assign(new ModuleOptionsSchema(), input, {
+    jobRetry:
+      typeof retry === 'object' && retry !== null ? Object.assign(new JobRetrySchema(), retry) : retry,
+  });
   const problems = flatten(validateSync(schema, { forbidUnknownValues: false }));
+  if (typeof retry === 'object' && retry !== null) {
+    for (const key of Object.keys(retry)) {
+      if (!JOB_RETRY_KEYS.has(key)) problems.push(`jobRetry.${key}: not an option of jobRetry`);
+    }
+  }
   for (const key of Object.keys(raw)) {
     if (!KNOWN_OPTIONS.has(key)) problems.push(`${key}: not an option of the Microsoft ESD module`);
   }
@@ -236,5 +283,11 @@ export function validateModuleOptions(raw: MicrosoftEsdModuleOptions | undefined
     worker: raw.worker ?? true,
     orderWaitMs: raw.orderWaitMs ?? 5000,
     cisTimeoutMs: raw.cisTimeoutMs ?? 15000,
+    jobRetry: {
+      attempts: retry?.attempts ?? DEFAULT_RETRY_POLICY.maxAttempts,
+      baseMs: retry?.baseMs ?? DEFAULT_RETRY_POLICY.baseMs,
+      maxMs: retry?.maxMs ?? DEFAULT_RETRY_POLICY.maxMs,
+    },
+    clock: raw.clock ?? systemClock,
   };
 }

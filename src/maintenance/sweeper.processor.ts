@@ -1,0 +1,15 @@
+import { Process, Processor } from '@nestjs/bull';
+import { SWEEPER_JOB, QUEUES } from '../constants';
+import { SweeperService, type SweepResult } from './sweeper.service';
+
+/** Runs the repeatable `sweeper` job on the maintenance queue (one firing per tick, cluster-wide). */
+@Processor(QUEUES.maintenance)
+export class SweeperProcessor {
+  constructor(private readonly sweeper: SweeperService) {}
+
+  @Process(SWEEPER_JOB)
+  async sweep(): Promise<{ licenses: SweepResult; returns: SweepResult }> {
+    const now = new Date();
+    return { licenses: await this.sweeper.sweepLicenses(now), returns: await this.sweeper.sweepReturns(now) };
+  }
+}
