@@ -4,6 +4,7 @@ import type {
   CatalogStatus,
   HostCatalog,
   HostEvent,
+  HostEventName,
   HostEvents,
   HostNotification,
   HostNotifier,
@@ -14,6 +15,7 @@ import type {
 } from '../../src/host/ports';
 import { isUniqueViolation } from '../../src/storage/db-errors';
 import { HostEventRow, HostNotificationRow, HostProductRow, HostProductTypeRow } from './host.entities';
+import { issueCreditNote } from './invoices';
 
 const now = () => new Date().toISOString();
 
@@ -119,21 +121,32 @@ export class ReferenceHostNotifier implements HostNotifier {
   }
 }
 
-/** Stores the plugin's events; a re-delivered event id is stored once. */
+/**
+ * Stores the plugin's events; a re-delivered event id is stored once. `licenseCancelled` also issues the credit
+ * note for its credit, in the event row's transaction: a re-delivery finds the row and issues nothing more, and a
+ * failed credit note leaves no row, so the plugin's next delivery tries again.
+ */
 export class ReferenceHostEvents implements HostEvents {
   constructor(private readonly dataSource: DataSource) {}
 
   async publish(event: HostEvent): Promise<void> {
     try {
-      await this.dataSource.getRepository(HostEventRow).insert({
-        id: event.id,
-        name: event.name,
-        payload: JSON.stringify(event.payload),
-        occurredAt: event.occurredAt,
-        receivedAt: now(),
+      await this.dataSource.transaction(async (em) => {
+        await em.getRepository(HostEventRow).insert({
+          id: event.id,
+          name: event.name,
+          payload: JSON.stringify(event.payload),
+          occurredAt: event.occurredAt,
+          receivedAt: now(),
+        });
+        if (isEvent(event, 'licenseCancelled')) await issueCreditNote(em, event.id, event.payload);
       });
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
     }
   }
+}
+
+function isEvent<N extends HostEventName>(event: HostEvent, name: N): event is HostEvent<N> {
+  return event.name === name;
 }

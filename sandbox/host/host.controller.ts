@@ -1,21 +1,17 @@
 import {
-  BadRequestException,
   Body,
   Controller,
-  ForbiddenException,
   Get,
+  HttpStatus,
   Inject,
-  NotFoundException,
   Param,
   Patch,
   Post,
   Query,
   Req,
-  UnauthorizedException,
+  UseGuards,
   UsePipes,
-  ValidationPipe,
 } from '@nestjs/common';
-import { Type } from 'class-transformer';
 import {
   IsBoolean,
   IsEmail,
@@ -30,10 +26,9 @@ import {
   Min,
 } from 'class-validator';
 import { randomUUID } from 'node:crypto';
-import { DataSource, FindOptionsWhere, Repository } from 'typeorm';
-import type { EsdPrincipal } from '../../src/host/principal';
+import { DataSource } from 'typeorm';
 import { HostAccountRow, HostEventRow, HostNotificationRow, HostProductRow } from './host.entities';
-import { principalFromRequest } from './principal';
+import { caller, HostPrincipalGuard, hostError, hostValidationPipe, page, PageQuery } from './host-http';
 
 export const HOST_DATA_SOURCE = Symbol('HOST_DATA_SOURCE');
 
@@ -53,58 +48,9 @@ class PatchProductDto {
   @IsOptional() @IsInt() @Min(0) @Max(100_000_000) priceMinor?: number;
 }
 
-class PageQuery {
-  @IsOptional() @IsString() @MaxLength(200) cursor?: string;
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(500) limit?: number;
-}
-
 class ProductQuery extends PageQuery {
   @IsOptional() @IsIn(['new', 'updated', 'discontinued', 'current']) catalogStatus?: string;
   @IsOptional() @IsString() @MaxLength(36) instanceId?: string;
-}
-
-/** Key-set pagination over (createdAt, id): stable while rows are added. */
-async function page<T extends { id: string }>(
-  repo: Repository<T>,
-  query: PageQuery,
-  where: FindOptionsWhere<T>,
-  createdAt: keyof T & string,
-  map: (row: T) => unknown,
-): Promise<{ items: unknown[]; nextCursor: string | null }> {
-  const limit = query.limit ?? 50;
-  let after: { at: string; id: string } | undefined;
-  if (query.cursor) {
-    try {
-      const [at, id] = Buffer.from(query.cursor, 'base64url').toString('utf8').split('|');
-      if (!at || !id) throw new Error('cursor');
-      after = { at, id };
-    } catch {
-      throw new BadRequestException('cursor is not one this API gave out');
-    }
-  }
-  const qb = repo.createQueryBuilder('r').where(where);
-  if (after) {
-    qb.andWhere(`(r.${createdAt} > :at OR (r.${createdAt} = :at AND r.id > :id))`, after);
-  }
-  const rows = await qb
-    .orderBy(`r.${createdAt}`, 'ASC')
-    .addOrderBy('r.id', 'ASC')
-    .take(limit + 1)
-    .getMany();
-  const items = rows.slice(0, limit);
-  const last = items[items.length - 1];
-  const nextCursor =
-    rows.length > limit && last
-      ? Buffer.from(`${String(last[createdAt])}|${last.id}`).toString('base64url')
-      : null;
-  return { items: items.map(map), nextCursor };
-}
-
-function caller(request: unknown): EsdPrincipal {
-  const principal = principalFromRequest(request);
-  if (!principal)
-    throw new UnauthorizedException('Send x-principal: admin, reseller:<accountId> or customer:<accountId>.');
-  return principal;
 }
 
 function productView(p: HostProductRow) {
@@ -127,7 +73,8 @@ function productView(p: HostProductRow) {
 
 /** The reference host's own routes: the host's side of the story (host contract §6). */
 @Controller('host')
-@UsePipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }))
+@UseGuards(HostPrincipalGuard)
+@UsePipes(hostValidationPipe())
 export class HostController {
   constructor(@Inject(HOST_DATA_SOURCE) private readonly dataSource: DataSource) {}
 
@@ -137,7 +84,8 @@ export class HostController {
     @Body() body: CreateAccountDto,
   ): Promise<{ accountId: string }> {
     const principal = caller(request);
-    if (principal.role === 'customer') throw new ForbiddenException('Customers cannot create accounts.');
+    if (principal.role === 'customer')
+      throw hostError(HttpStatus.FORBIDDEN, 'FORBIDDEN', 'Customers cannot create accounts.');
     const resellerAccountId =
       principal.role === 'reseller' ? principal.accountId : (body.resellerAccountId ?? null);
     const accountId = randomUUID();
@@ -156,7 +104,7 @@ export class HostController {
   @Get('products')
   async products(@Req() request: unknown, @Query() query: ProductQuery) {
     const principal = caller(request);
-    const where: FindOptionsWhere<HostProductRow> = {};
+    const where: Partial<Record<keyof HostProductRow, unknown>> = {};
     if (query.catalogStatus) where.catalogStatus = query.catalogStatus;
     if (query.instanceId) where.instanceId = query.instanceId;
     // The storefront sees what is for sale; the admin sees everything.
@@ -166,10 +114,11 @@ export class HostController {
 
   @Patch('products/:id')
   async patchProduct(@Req() request: unknown, @Param('id') id: string, @Body() body: PatchProductDto) {
-    if (caller(request).role !== 'admin') throw new ForbiddenException('Only the provider edits products.');
+    if (caller(request).role !== 'admin')
+      throw hostError(HttpStatus.FORBIDDEN, 'FORBIDDEN', 'Only the provider edits products.');
     const repo = this.dataSource.getRepository(HostProductRow);
     const product = await repo.findOneBy({ id });
-    if (!product) throw new NotFoundException('No such product.');
+    if (!product) throw hostError(HttpStatus.NOT_FOUND, 'NOT_FOUND', 'No such product.');
     await repo.update({ id }, { ...body, updatedAt: new Date().toISOString() });
     return productView({ ...product, ...body });
   }
@@ -193,7 +142,7 @@ export class HostController {
   @Get('events')
   async events(@Req() request: unknown, @Query() query: PageQuery) {
     if (caller(request).role !== 'admin')
-      throw new ForbiddenException('Only the provider sees plugin events.');
+      throw hostError(HttpStatus.FORBIDDEN, 'FORBIDDEN', 'Only the provider sees plugin events.');
     return page(this.dataSource.getRepository(HostEventRow), query, {}, 'receivedAt', (e: HostEventRow) => ({
       id: e.id,
       name: e.name,

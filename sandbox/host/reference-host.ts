@@ -3,10 +3,12 @@ import { NestFactory } from '@nestjs/core';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DataSource } from 'typeorm';
+import { ConsoleController } from './console.controller';
 import { HostController, HOST_DATA_SOURCE } from './host.controller';
 import { HOST_ENTITIES } from './host.entities';
+import { HOST_ESD_HOOKS, HostOrdersController } from './host-orders.controller';
 import { ReferenceHostCatalog, ReferenceHostEvents, ReferenceHostNotifier } from './host-ports';
-import { CreateReferenceHostTables1763990000000 } from './migrations/1763990000000-CreateReferenceHostTables';
+import { HOST_MIGRATIONS } from './migrations';
 import { defaultPluginRoot, LoadedPlugin, loadPlugin } from './plugin-loader';
 import { principalFromRequest } from './principal';
 
@@ -51,7 +53,7 @@ export async function startReferenceHost(options: ReferenceHostOptions): Promise
   const dataSource = new DataSource({
     ...dataSourceOptionsFromUrl(options.databaseUrl),
     entities: [...HOST_ENTITIES, ...ESD_ENTITIES],
-    migrations: [CreateReferenceHostTables1763990000000, ...ESD_MIGRATIONS],
+    migrations: [...HOST_MIGRATIONS, ...ESD_MIGRATIONS],
     migrationsRun: false,
     synchronize: false,
     logging: false,
@@ -81,8 +83,12 @@ export async function startReferenceHost(options: ReferenceHostOptions): Promise
           }),
         }),
       ],
-      controllers: [HostController],
-      providers: [{ provide: HOST_DATA_SOURCE, useValue: dataSource }],
+      controllers: [HostController, HostOrdersController, ConsoleController],
+      providers: [
+        { provide: HOST_DATA_SOURCE, useValue: dataSource },
+        // The hooks service of the package the manifest named, exported by its module.
+        { provide: HOST_ESD_HOOKS, useExisting: plugin.exports.EsdHooksService },
+      ],
     };
     app = await NestFactory.create(root, {
       logger: options.logger ?? ['error', 'warn'],

@@ -1,5 +1,6 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import request from 'supertest';
+import { ReferenceHostCatalog } from '../../sandbox/host/host-ports';
 import { ReferenceHost, startReferenceHost } from '../../sandbox/host/reference-host';
 import { createTestDatabase, TestDatabase } from '../support/databases';
 import { requireService } from '../support/services';
@@ -42,7 +43,14 @@ describe.each(['sqlite', 'postgres', 'mariadb'] as const)(
       );
       const names = (tables as Array<{ name: string }>).map((t) => t.name);
       expect(names).toEqual(
-        expect.arrayContaining(['host_account', 'host_product', 'esd_instance', 'esd_license']),
+        expect.arrayContaining([
+          'host_account',
+          'host_product',
+          'host_order',
+          'host_invoice',
+          'esd_instance',
+          'esd_license',
+        ]),
       );
     });
 
@@ -81,6 +89,56 @@ describe.each(['sqlite', 'postgres', 'mariadb'] as const)(
       expect(page.status).toBe(400);
       const empty = await request(host.url).get('/host/products').set('x-principal', 'admin').expect(200);
       expect(empty.body).toEqual({ items: [], nextCursor: null });
+      // The order pipeline is mounted with the loaded package's hooks: it answers, and checks before it asks.
+      await request(host.url).post('/host/orders').send({}).expect(401);
+      const malformed = await request(host.url)
+        .post('/host/orders')
+        .set('x-principal', 'reseller:R1')
+        .send({ customerAccountId: created.body.accountId, items: [] })
+        .expect(400);
+      expect(malformed.body.code).toBe('VALIDATION_FAILED');
+      const noProduct = await request(host.url)
+        .post('/host/orders')
+        .set('x-principal', 'reseller:R1')
+        .send({ customerAccountId: created.body.accountId, items: [{ productId: 'none', quantity: 1 }] })
+        .expect(422);
+      expect(noProduct.body.details.items[0].violations[0].code).toBe('PRODUCT_NOT_FOUND');
+      // A product on sale whose instance the plugin does not know: the plugin's own precheck refuses it.
+      const [pushed] = await new ReferenceHostCatalog(host.dataSource, 'EUR').upsertProducts([
+        {
+          instanceId: randomUUID(),
+          code: 'CFQ7TTC0LH18',
+          name: 'Office Home 2024',
+          description: '',
+          productType: 'MICROSOFT_ESD',
+          properties: {},
+          charge: 'one-time-prepaid',
+          currency: 'EUR',
+          returnable: true,
+          minQuantity: 1,
+          maxQuantity: 10,
+          catalogStatus: 'new',
+          defaults: { priceMinor: 0, active: false, published: false },
+        },
+      ]);
+      await request(host.url)
+        .patch(`/host/products/${pushed.hostProductId}`)
+        .set('x-principal', 'admin')
+        .send({ active: true, published: true, priceMinor: 14900 })
+        .expect(200);
+      const refused = await request(host.url)
+        .post('/host/orders')
+        .set('x-principal', 'reseller:R1')
+        .send({
+          customerAccountId: created.body.accountId,
+          items: [{ productId: pushed.hostProductId, quantity: 1 }],
+        })
+        .expect(422);
+      expect(refused.body.details.items[0].violations).toEqual([
+        expect.objectContaining({ code: 'INSTANCE_NOT_READY' }),
+      ]);
+      const invoices = await request(host.url).get('/host/invoices').set('x-principal', 'admin').expect(200);
+      expect(invoices.body).toEqual({ items: [], nextCursor: null });
     });
   },
 );
