@@ -19,3 +19,4 @@ export { ESD_ENTITIES } from './storage/entities';
 export { ESD_MIGRATIONS } from './storage/migrations';
 export { dataSourceOptionsFromUrl } from './storage/database-url';
 export * from './cis';
+export * from './common/logging';

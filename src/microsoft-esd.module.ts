@@ -21,6 +21,7 @@ import {
 import { esdClockProvider } from './common/clock';
 import { HealthController } from './health/health.controller';
 import { MetricsController } from './observability/metrics.controller';
+import { OpenApiController } from './observability/openapi.controller';
 import { EsdMetrics } from './observability/metrics.service';
 import { LICENSE_CONTROLLERS, LICENSE_PROCESSORS, LICENSE_PROVIDERS } from './licenses/licenses.providers';
 import { EsdHooksService } from './licenses/esd-hooks.service';
@@ -28,6 +29,7 @@ import { MAINTENANCE_PROCESSORS, MAINTENANCE_PROVIDERS } from './maintenance/mai
 import { INSTANCE_CONTROLLERS, INSTANCE_PROVIDERS } from './settings/instances.providers';
 import { SECRET_PROCESSORS, SECRET_PROVIDERS } from './settings/secrets.providers';
 import { processorProvider } from './common/queues/processor-provider';
+import { CisCallTracker } from './health/cis-call-tracker';
 import { HealthService } from './health/health.service';
 import { assertHostCompatible } from './host/plugin-manifest';
 import {
@@ -134,6 +136,7 @@ export class MicrosoftEsdModule extends ConfigurableEsdModule {
       controllers: [
         HealthController,
         MetricsController,
+        OpenApiController,
         ...INSTANCE_CONTROLLERS,
         ...CATALOG_CONTROLLERS,
         ...LICENSE_CONTROLLERS,
@@ -142,6 +145,7 @@ export class MicrosoftEsdModule extends ConfigurableEsdModule {
       providers: [
         EsdAccessGuard,
         EsdMetrics,
+        CisCallTracker,
         HealthService,
         ...SECRET_PROVIDERS,
         ...INSTANCE_PROVIDERS,
@@ -159,10 +163,17 @@ export class MicrosoftEsdModule extends ConfigurableEsdModule {
         ].map((processor) => processorProvider(processor)),
         {
           provide: CIS_CLIENT_OPTIONS,
-          inject: [ESD_OPTIONS, EsdMetrics],
-          useFactory: (options: ResolvedEsdOptions, metrics: EsdMetrics): CisClientOptions => ({
+          inject: [ESD_OPTIONS, EsdMetrics, CisCallTracker],
+          useFactory: (
+            options: ResolvedEsdOptions,
+            metrics: EsdMetrics,
+            calls: CisCallTracker,
+          ): CisClientOptions => ({
             timeoutMs: options.cisTimeoutMs,
-            observe: metrics.observeCisCall,
+            observe: (call) => {
+              metrics.observeCisCall(call);
+              calls.record(call);
+            },
           }),
         },
         CisClientFactory,

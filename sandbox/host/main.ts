@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { createEsdJsonLogger } from '../../src/common/logging';
 import { CisSandbox } from '../cis/cis-sandbox';
 import { ensureRedis } from './redis';
 import { startReferenceHost } from './reference-host';
@@ -20,7 +21,12 @@ function secretKeyFor(dataDir: string): { key: string; source: string } {
 }
 
 async function main(): Promise<void> {
-  const log = (line: string) => console.log(line);
+  // LOG_FORMAT=json: every line, the host's own included, one JSON object (README, "Operations"); default readable.
+  const jsonLogger =
+    process.env.LOG_FORMAT === 'json'
+      ? createEsdJsonLogger({ logLevels: ['log', 'warn', 'error', 'fatal'] })
+      : undefined;
+  const log = (line: string) => (jsonLogger ? jsonLogger.log(line, 'ReferenceHost') : console.log(line));
   const dataDir = path.resolve('data');
   const databaseUrl = process.env.DATABASE_URL ?? `sqlite:${path.join(dataDir, 'esd.sqlite')}`;
   const redis = await ensureRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', log);
@@ -33,6 +39,7 @@ async function main(): Promise<void> {
     redisUrl: redis.url,
     secretKey: secret.key,
     port: Number(process.env.PORT ?? 3000),
+    ...(jsonLogger ? { logger: jsonLogger } : {}),
   });
 
   log(

@@ -1,8 +1,19 @@
-import type { ActorRole } from '../common/audit-event.entity';
+import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
+import { ACTOR_ROLES, type ActorRole } from '../common/audit-event.entity';
+import { MoneyDto, ReasonDto } from '../common/http/openapi';
 import type { Money } from '../host/ports';
 import type { LicenseEntity } from '../licenses/license.entity';
-import type { CancellationRequestEntity, CancellationRequestStatus } from './cancellation-request.entity';
-import type { Eligibility, EligibilityReason } from './eligibility';
+import {
+  CANCELLATION_REQUEST_STATUSES,
+  type CancellationRequestEntity,
+  type CancellationRequestStatus,
+} from './cancellation-request.entity';
+import {
+  ELIGIBILITY_REASON_CODES,
+  type Eligibility,
+  type EligibilityReason,
+  type EligibilityReasonCode,
+} from './eligibility';
 import type { LicenseReturnEntity, ReturnStatus } from './return.entity';
 
 /** Who asked or decided, as the wire shows it. */
@@ -57,6 +68,70 @@ export interface ReturnView {
   attempts: number;
   createdAt: string;
   finishedAt: string | null;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The same views as OpenAPI schemas: each class implements its interface, so the two cannot drift apart.
+
+@ApiSchema({ name: 'Actor' })
+export class ActorDto implements ActorView {
+  @ApiProperty({ enum: ACTOR_ROLES }) role: ActorRole;
+  @ApiProperty({ type: 'string', nullable: true }) accountId: string | null;
+  @ApiPropertyOptional() userId?: string;
+}
+
+@ApiSchema({ name: 'RequestLicenseSummary' })
+export class RequestLicenseSummaryDto implements RequestLicenseSummary {
+  @ApiProperty() instanceId: string;
+  @ApiProperty() productCode: string;
+  @ApiProperty() productName: string;
+  @ApiProperty() customerAccountId: string;
+  @ApiProperty() billToAccountId: string;
+  @ApiProperty({ type: () => MoneyDto }) price: MoneyDto;
+}
+
+/** {@link CancellationRequestView} as an OpenAPI schema. */
+@ApiSchema({ name: 'CancellationRequest' })
+export class CancellationRequestViewDto implements CancellationRequestView {
+  @ApiProperty() id: string;
+  @ApiProperty() licenseId: string;
+  @ApiProperty({ enum: CANCELLATION_REQUEST_STATUSES }) status: CancellationRequestStatus;
+  @ApiProperty({ type: () => ActorDto }) requestedBy: ActorDto;
+  @ApiProperty({ type: 'string', nullable: true }) comment: string | null;
+  @ApiPropertyOptional({ type: () => ActorDto }) decidedBy?: ActorDto;
+  @ApiPropertyOptional({ type: 'string', nullable: true }) decisionComment?: string | null;
+  @ApiProperty({ format: 'date-time' }) createdAt: string;
+  @ApiPropertyOptional({ format: 'date-time' }) decidedAt?: string;
+  @ApiPropertyOptional({ description: 'The return an accepted request started.' }) returnId?: string;
+  @ApiPropertyOptional({
+    type: () => ReasonDto,
+    description: 'Why an accepted request did not end in a cancellation (status failed).',
+  })
+  failure?: ReasonDto;
+  @ApiPropertyOptional({ type: () => RequestLicenseSummaryDto }) license?: RequestLicenseSummaryDto;
+}
+
+@ApiSchema({ name: 'EligibilityReason' })
+export class EligibilityReasonDto implements EligibilityReason {
+  @ApiProperty({ enum: ELIGIBILITY_REASON_CODES }) code: EligibilityReasonCode;
+  @ApiProperty({ description: 'A sentence the customer or the administrator can act on.' }) message: string;
+}
+
+/** {@link EligibilityView} as an OpenAPI schema. */
+@ApiSchema({ name: 'Eligibility' })
+export class EligibilityViewDto implements EligibilityView {
+  @ApiProperty() eligible: boolean;
+  @ApiProperty({ type: () => [EligibilityReasonDto], description: 'Every reason why not.' })
+  reasons: EligibilityReasonDto[];
+  @ApiProperty({
+    type: 'string',
+    format: 'date-time',
+    nullable: true,
+    description: 'The end of the return window (null while the license has no token).',
+  })
+  deadline: string | null;
+  @ApiProperty({ type: () => CancellationRequestViewDto, nullable: true, description: 'The latest request.' })
+  request: CancellationRequestViewDto | null;
 }
 
 export type RequestLicenseFields = Pick<

@@ -1,12 +1,29 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
+import {
+  ApiBody,
+  ApiCreatedResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProperty,
+  ApiPropertyOptional,
+  ApiSchema,
+  ApiTags,
+} from '@nestjs/swagger';
+import { EsdErrorCode } from '../common/error-codes';
 import { Access, EsdController, principalOf } from '../common/http/access';
+import { ApiEsdErrors, ApiPageResponse, CANCELLATION_REFUSALS, MoneyDto } from '../common/http/openapi';
 import type { Page } from '../common/pagination';
 import type { Money } from '../host/ports';
-import type { LicenseView } from '../licenses/license-view';
+import { LicenseViewDto, type LicenseView } from '../licenses/license-view';
 import { LicensesService } from '../licenses/licenses.service';
 import { CancellationCommentDto, CancellationRequestsQueryDto } from './cancellation.dto';
 import { refusal, CancellationRequestsService } from './cancellation-requests.service';
-import type { CancellationRequestView, EligibilityView } from './cancellation-view';
+import {
+  CancellationRequestViewDto,
+  EligibilityViewDto,
+  type CancellationRequestView,
+  type EligibilityView,
+} from './cancellation-view';
 import { CancellationService } from './cancellation.service';
 
 /** `POST /licenses/:id/cancel`: the outcome, as the `cancel` hook reports it, with the license as it now stands. */
@@ -19,8 +36,30 @@ export interface ImmediateCancelView {
   license: LicenseView;
 }
 
+/** {@link ImmediateCancelView} as an OpenAPI schema. */
+@ApiSchema({ name: 'ImmediateCancel' })
+export class ImmediateCancelViewDto implements ImmediateCancelView {
+  @ApiProperty({
+    enum: ['done', 'pending', 'failed'],
+    description:
+      "done: Microsoft took it back; pending: Microsoft has not answered yet; failed: Microsoft's refusal.",
+  })
+  outcome: 'done' | 'pending' | 'failed';
+  @ApiPropertyOptional({
+    type: () => MoneyDto,
+    description: 'When done: the credit to issue, the full amount charged.',
+  })
+  credit?: Money;
+  @ApiPropertyOptional({ description: "When failed: Microsoft's reason as a code." }) code?: string;
+  @ApiPropertyOptional() message?: string;
+  @ApiProperty({ type: 'string', nullable: true }) returnId: string | null;
+  @ApiProperty({ type: () => LicenseViewDto, description: 'The license as it now stands.' })
+  license: LicenseViewDto;
+}
+
 /** The provider's cancellation routes (host contract §5). */
 @EsdController()
+@ApiTags('cancellation')
 @Controller()
 export class CancellationController {
   constructor(
@@ -36,6 +75,14 @@ export class CancellationController {
   @Post('licenses/:id/cancel')
   @HttpCode(200)
   @Access({ roles: ['admin'], permission: 'esd.licenses.cancel' })
+  @ApiOperation({
+    summary: 'Cancel a license now (the provider decides)',
+    description:
+      "Returns the key to Microsoft. A refusal before Microsoft is asked answers 409/422 with every reason and the deadline in `details`; otherwise 200 with Microsoft's outcome. Calling again never makes a second return.",
+  })
+  @ApiOkResponse({ type: ImmediateCancelViewDto })
+  @ApiBody({ type: CancellationCommentDto, required: false })
+  @ApiEsdErrors(EsdErrorCode.NOT_FOUND, ...CANCELLATION_REFUSALS)
   async cancel(
     @Param('id') id: string,
     @Body() body: CancellationCommentDto,
@@ -55,6 +102,9 @@ export class CancellationController {
 
   @Get('cancellation-requests')
   @Access({ roles: ['admin'], permission: 'esd.cancellations.decide' })
+  @ApiOperation({ summary: 'The cancellation requests', description: 'Newest first.' })
+  @ApiPageResponse(CancellationRequestViewDto)
+  @ApiEsdErrors()
   list(@Query() query: CancellationRequestsQueryDto): Promise<Page<CancellationRequestView>> {
     return this.requests.list(query);
   }
@@ -63,6 +113,14 @@ export class CancellationController {
   @Post('cancellation-requests/:id/accept')
   @HttpCode(200)
   @Access({ roles: ['admin'], permission: 'esd.cancellations.decide' })
+  @ApiOperation({
+    summary: 'Accept a pending request',
+    description:
+      'The license is returned to Microsoft on the same path as an immediate cancel; a refusal found now closes the request failed, with its reason.',
+  })
+  @ApiOkResponse({ type: CancellationRequestViewDto })
+  @ApiBody({ type: CancellationCommentDto, required: false })
+  @ApiEsdErrors(EsdErrorCode.NOT_FOUND, EsdErrorCode.REQUEST_NOT_PENDING)
   accept(
     @Param('id') id: string,
     @Body() body: CancellationCommentDto,
@@ -75,6 +133,10 @@ export class CancellationController {
   @Post('cancellation-requests/:id/reject')
   @HttpCode(200)
   @Access({ roles: ['admin'], permission: 'esd.cancellations.decide' })
+  @ApiOperation({ summary: 'Reject a pending request', description: 'The license stays as it is.' })
+  @ApiOkResponse({ type: CancellationRequestViewDto })
+  @ApiBody({ type: CancellationCommentDto, required: false })
+  @ApiEsdErrors(EsdErrorCode.NOT_FOUND, EsdErrorCode.REQUEST_NOT_PENDING)
   reject(
     @Param('id') id: string,
     @Body() body: CancellationCommentDto,
@@ -87,17 +149,29 @@ export class CancellationController {
 /** The storefront's cancellation routes: a reseller's and an end customer's own licenses. */
 @EsdController()
 @Access({ roles: ['reseller', 'customer'] })
+@ApiTags('storefront')
 @Controller('my/licenses')
 export class MyCancellationController {
   constructor(private readonly requests: CancellationRequestsService) {}
 
   /** Eligible? Every reason why not, the deadline, and the latest request. */
   @Get(':id/cancellation')
+  @ApiOperation({ summary: 'May I cancel this license? Why not? Until when?' })
+  @ApiOkResponse({ type: EligibilityViewDto })
+  @ApiEsdErrors(EsdErrorCode.NOT_FOUND)
   eligibility(@Param('id') id: string, @Req() request: unknown): Promise<EligibilityView> {
     return this.requests.eligibilityFor(principalOf(request), id);
   }
 
   @Post(':id/cancellation-request')
+  @ApiOperation({
+    summary: 'Request a cancellation',
+    description:
+      'An eligible license gets a pending request (accepted at once where the instance accepts on its own); an ineligible one answers the first reason, with every reason and the deadline in `details`.',
+  })
+  @ApiCreatedResponse({ type: CancellationRequestViewDto })
+  @ApiBody({ type: CancellationCommentDto, required: false })
+  @ApiEsdErrors(EsdErrorCode.NOT_FOUND, ...CANCELLATION_REFUSALS)
   request(
     @Param('id') id: string,
     @Body() body: CancellationCommentDto,
@@ -108,6 +182,9 @@ export class MyCancellationController {
 
   /** Withdraws the pending request; 409 `REQUEST_NOT_PENDING` once it was decided. */
   @Delete(':id/cancellation-request')
+  @ApiOperation({ summary: 'Withdraw my pending request' })
+  @ApiOkResponse({ type: CancellationRequestViewDto })
+  @ApiEsdErrors(EsdErrorCode.NOT_FOUND, EsdErrorCode.REQUEST_NOT_PENDING)
   withdraw(@Param('id') id: string, @Req() request: unknown): Promise<CancellationRequestView> {
     return this.requests.withdraw(principalOf(request), id);
   }

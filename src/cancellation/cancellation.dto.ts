@@ -1,3 +1,4 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsString, MaxLength, ValidateIf } from 'class-validator';
 import { ListQueryDto } from '../settings/instance.dto';
 import { CANCELLATION_REQUEST_STATUSES, type CancellationRequestStatus } from './cancellation-request.entity';
@@ -15,6 +16,10 @@ export class CancellationCommentDto {
   @ValidateIf(given)
   @IsString()
   @MaxLength(COMMENT_MAX_LENGTH)
+  @ApiPropertyOptional({
+    maxLength: COMMENT_MAX_LENGTH,
+    description: 'Why; shown to the other side and audited.',
+  })
   comment?: string;
 }
 
@@ -22,15 +27,18 @@ export class CancellationCommentDto {
 export class CancellationRequestsQueryDto extends ListQueryDto {
   @ValidateIf(given)
   @IsIn(CANCELLATION_REQUEST_STATUSES)
+  @ApiPropertyOptional({ enum: CANCELLATION_REQUEST_STATUSES })
   status?: CancellationRequestStatus;
 
   @ValidateIf(given)
   @IsString()
   @MaxLength(36)
+  @ApiPropertyOptional({ maxLength: 36 })
   instanceId?: string;
 
   @ValidateIf(given)
   @IsString()
   @MaxLength(36)
+  @ApiPropertyOptional({ maxLength: 36 })
   licenseId?: string;
 }

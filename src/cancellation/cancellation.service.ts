@@ -4,6 +4,7 @@ import type { AuditActor } from '../common/audit.service';
 import { ESD_DATA_SOURCE_TOKEN } from '../common/esd-data-source';
 import { EsdErrorCode } from '../common/error-codes';
 import { EsdError } from '../common/esd-error';
+import { inputProblem } from '../common/http/input-guard';
 import { ESD_OPTIONS } from '../constants';
 import type { CancelRequest, CancelResult, Violation } from '../host/hooks';
 import type { Money } from '../host/ports';
@@ -143,6 +144,8 @@ function checkCancelRequest(input: unknown): ValidCancelRequest | { violation: V
     violation: { code: EsdErrorCode.VALIDATION_FAILED, message: `cancel: ${message}` },
   });
   if (typeof input !== 'object' || input === null) return bad('the request must be an object.');
+  const found = inputProblem(input);
+  if (found) return bad(`${found.field || 'the request'} ${found.problem}.`);
   const { licenseId, requestedBy, comment } = input as Partial<Record<keyof CancelRequest, unknown>>;
   if (typeof licenseId !== 'string' || licenseId === '' || licenseId.length > 36) {
     return bad('licenseId must be the id of a license.');

@@ -1,6 +1,7 @@
 import { Process, Processor } from '@nestjs/bull';
 import { Logger } from '@nestjs/common';
 import type { Job } from 'bull';
+import { runWithLogContext } from '../common/logging/log-context';
 import { EXECUTE_RETURN_JOB, QUEUES } from '../constants';
 import type { ExecuteReturnJobData } from './returns-queue';
 import { ReturnsService, type ReturnAttemptOutcome } from './returns.service';
@@ -20,13 +21,16 @@ export class ReturnsProcessor {
   constructor(private readonly returns: ReturnsService) {}
 
   @Process({ name: EXECUTE_RETURN_JOB, concurrency: RETURNS_CONCURRENCY })
-  async executeReturn(job: Job<ExecuteReturnJobData>): Promise<ReturnAttemptOutcome> {
-    const attempt = job.attemptsMade + 1;
-    const outcome = await this.returns.execute(job.data.returnId, {
-      final: attempt >= (job.opts.attempts ?? 1),
+  executeReturn(job: Job<ExecuteReturnJobData>): Promise<ReturnAttemptOutcome> {
+    const context = { returnId: job.data.returnId, jobId: String(job.id), job: job.name };
+    return runWithLogContext(context, async () => {
+      const attempt = job.attemptsMade + 1;
+      const outcome = await this.returns.execute(job.data.returnId, {
+        final: attempt >= (job.opts.attempts ?? 1),
+      });
+      if (outcome.outcome === 'retry') throw outcome.error;
+      if (outcome.outcome === 'skipped') this.logger.debug(`${job.id}: ${outcome.reason}`);
+      return outcome;
     });
-    if (outcome.outcome === 'retry') throw outcome.error;
-    if (outcome.outcome === 'skipped') this.logger.debug(`${job.id}: ${outcome.reason}`);
-    return outcome;
   }
 }

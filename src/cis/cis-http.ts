@@ -3,6 +3,7 @@ import * as https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import type { LoggerService } from '@nestjs/common';
 import axios, { AxiosError, type AxiosInstance, type AxiosResponse } from 'axios';
+import { logRecord } from '../common/logging/log-record';
 import type { ResolvedCisConnection } from './cis-connection';
 import {
   type CisCallContext,
@@ -140,6 +141,8 @@ export interface CisCallRecord {
   durationMs: number;
   /** 1 for the first call of an operation; a higher number is a retry. */
   attempt: number;
+  /** The instance whose connection made the call, when it belongs to one. */
+  instanceId?: string;
 }
 
 interface CisHttpDeps {
@@ -282,10 +285,26 @@ export class CisHttp {
 
   private log(context: CisCallContext, outcome: string, started: number, attempt: number): void {
     const ms = Date.now() - started;
-    this.deps.observe?.({ route: context.route ?? context.method, outcome, durationMs: ms, attempt });
-    const who = this.deps.connection.instanceId ? ` instance=${this.deps.connection.instanceId}` : '';
+    const route = context.route ?? context.method;
+    const instanceId = this.deps.connection.instanceId;
+    this.deps.observe?.({ route, outcome, durationMs: ms, attempt, ...(instanceId ? { instanceId } : {}) });
+    const who = instanceId ? ` instance=${instanceId}` : '';
+    const status = /^\d{3}$/.test(outcome) ? Number(outcome) : null;
+    // A record: a JSON logger writes its fields (with the license or run being served), a console its sentence.
     this.deps.logger.log(
-      `${context.route} ${outcome} ${ms}ms correlationId=${context.correlationId} requestId=${context.requestId} attempt=${attempt}${who}`,
+      logRecord(
+        `${context.route} ${outcome} ${ms}ms correlationId=${context.correlationId} requestId=${context.requestId} attempt=${attempt}${who}`,
+        {
+          route,
+          status,
+          ...(status === null ? { transportError: outcome } : {}),
+          durationMs: ms,
+          correlationId: context.correlationId,
+          requestId: context.requestId,
+          attempt,
+          ...(instanceId ? { instanceId } : {}),
+        },
+      ),
     );
   }
 }

@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { EsdPrincipal } from '../host/principal';
-import { AuditEventEntity, type ActorRole } from './audit-event.entity';
+import { ApiProperty, ApiSchema } from '@nestjs/swagger';
+import { ACTOR_ROLES, AuditEventEntity, type ActorRole } from './audit-event.entity';
 import { ESD_DATA_SOURCE_TOKEN } from './esd-data-source';
 import { decodeTimeCursor, pageOf, type Page } from './pagination';
 import { newId } from '../storage/entity-columns';
@@ -27,6 +28,31 @@ export interface AuditEventView {
   action: string;
   subjectType: string;
   subjectId: string | null;
+  details: Record<string, unknown> | null;
+}
+
+@ApiSchema({ name: 'AuditActor' })
+class AuditActorDto {
+  @ApiProperty({ enum: ACTOR_ROLES }) role: ActorRole;
+  @ApiProperty({ type: 'string', nullable: true }) accountId: string | null;
+  @ApiProperty({ type: 'string', nullable: true }) userId: string | null;
+}
+
+/** {@link AuditEventView} as an OpenAPI schema. */
+@ApiSchema({ name: 'AuditEvent' })
+export class AuditEventDto implements AuditEventView {
+  @ApiProperty() id: string;
+  @ApiProperty({ format: 'date-time' }) at: string;
+  @ApiProperty({ type: () => AuditActorDto }) actor: AuditActorDto;
+  @ApiProperty({ example: 'instance.update' }) action: string;
+  @ApiProperty({ example: 'instance' }) subjectType: string;
+  @ApiProperty({ type: 'string', nullable: true }) subjectId: string | null;
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: true,
+    nullable: true,
+    description: 'Field names and non-secret values; never a secret.',
+  })
   details: Record<string, unknown> | null;
 }
 

@@ -16,7 +16,12 @@ export function encodeCursor(parts: readonly string[]): string {
 export function decodeCursor(cursor: string, size: number): string[] {
   try {
     const parts = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(parts) && parts.length === size && parts.every((p) => typeof p === 'string')) {
+    // NUL never occurs in a key this API gave out, and PostgreSQL answers it with an error, not an empty page.
+    if (
+      Array.isArray(parts) &&
+      parts.length === size &&
+      parts.every((p): p is string => typeof p === 'string' && !p.includes('\u0000'))
+    ) {
       return parts;
     }
   } catch {
@@ -25,11 +30,13 @@ export function decodeCursor(cursor: string, size: number): string[] {
   throw invalidCursor();
 }
 
-/** A `[time, id]` cursor, the time checked. */
+/** A `[time, id]` cursor, the time checked: exactly as `toISOString` wrote it, so within every database's range. */
 export function decodeTimeCursor(cursor: string): { at: Date; id: string } {
   const [at, id] = decodeCursor(cursor, 2);
   const date = new Date(at);
-  if (Number.isNaN(date.getTime())) throw invalidCursor();
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(at) || Number.isNaN(date.getTime())) {
+    throw invalidCursor();
+  }
   return { at: date, id };
 }
 

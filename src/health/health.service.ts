@@ -5,9 +5,13 @@ import type { Queue } from 'bull';
 import { DataSource } from 'typeorm';
 import { QUEUES } from '../constants';
 import { ESD_DATA_SOURCE_TOKEN } from '../common/esd-data-source';
+import { CisCallTracker } from './cis-call-tracker';
 import { instanceHealthChecks } from './instance-health';
 
-/** One thing health looked at. */
+/**
+ * One thing health looked at: `database`, `redis`, and `instance:<systemName>` per instance (its certificate,
+ * credentials, last catalog run and licenses in `data`).
+ */
 export interface HealthCheck {
   name: string;
   status: 'ok' | 'warn' | 'fail';
@@ -21,7 +25,9 @@ export interface HealthReport {
   status: 'ok' | 'degraded' | 'down';
   checkedAt: string;
   checks: HealthCheck[];
+  /** Jobs per queue by Bull state (`waiting`, `active`, `delayed`, `failed`, `completed`, `paused`); empty when Redis is down. */
   queues: Record<string, Record<string, number>>;
+  /** Every check's sentence, worst first. */
   problems: string[];
 }
 
@@ -51,6 +57,7 @@ export class HealthService {
   constructor(
     @Inject(ESD_DATA_SOURCE_TOKEN) private readonly dataSource: DataSource,
     private readonly moduleRef: ModuleRef,
+    private readonly cisCalls: CisCallTracker,
   ) {}
 
   async report(): Promise<HealthReport> {
@@ -91,7 +98,10 @@ export class HealthService {
     if (checks[0].status === 'ok') {
       try {
         checks.push(
-          ...(await withTimeout(instanceHealthChecks(this.dataSource, new Date()), 'The database')),
+          ...(await withTimeout(
+            instanceHealthChecks(this.dataSource, new Date(), (id) => this.cisCalls.of(id)),
+            'The database',
+          )),
         );
       } catch (error) {
         checks.push({
@@ -109,7 +119,10 @@ export class HealthService {
       checkedAt: new Date().toISOString(),
       checks,
       queues,
-      problems: checks.filter((c) => c.message).map((c) => c.message!),
+      problems: [
+        ...checks.filter((c) => c.status === 'fail' && c.message),
+        ...checks.filter((c) => c.status !== 'fail' && c.message),
+      ].map((c) => c.message!),
     };
   }
 }

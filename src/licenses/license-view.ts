@@ -1,13 +1,19 @@
+import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
+import { MoneyDto, ReasonDto } from '../common/http/openapi';
 import type { HookLicense } from '../host/hooks';
 import type { EsdPrincipal } from '../host/principal';
 import { actionsFor, type LicenseAction } from './license-access';
 import type { Money } from '../host/ports';
-import type {
-  LicenseEntity,
-  LicenseReturnStatus,
-  LicenseStatus,
-  ProvisioningStatus,
-  TokenStatus,
+import {
+  LICENSE_RETURN_STATUSES,
+  LICENSE_STATUSES,
+  PROVISIONING_STATUSES,
+  TOKEN_STATUSES,
+  type LicenseEntity,
+  type LicenseReturnStatus,
+  type LicenseStatus,
+  type ProvisioningStatus,
+  type TokenStatus,
 } from './license.entity';
 
 /** A 5x5 key with every group but the last hidden: `*****-*****-*****-*****-7QX4P`. */
@@ -49,6 +55,54 @@ export interface LicenseView {
   /** What the caller may do with the license now. */
   actions: LicenseAction[];
   /** The id Microsoft knows the token by; admins (and the host) only. */
+  clientTransactionId?: string;
+}
+
+/** Every action, listed once (the record keeps this list complete: a new action fails to compile until added). */
+const LICENSE_ACTIONS = Object.keys({
+  reveal: true,
+  resend: true,
+  'refresh-status': true,
+  resync: true,
+  cancel: true,
+  'request-cancellation': true,
+} satisfies Record<LicenseAction, true>);
+
+/** {@link LicenseView} as an OpenAPI schema. */
+@ApiSchema({ name: 'License', description: 'A license record; the key masked, never a secret.' })
+export class LicenseViewDto implements LicenseView {
+  @ApiProperty() id: string;
+  @ApiProperty() instanceId: string;
+  @ApiProperty({ description: 'The ESD offer ID.' }) productCode: string;
+  @ApiProperty() productName: string;
+  @ApiProperty() customerAccountId: string;
+  @ApiProperty() customerName: string;
+  @ApiProperty() billToAccountId: string;
+  @ApiProperty({ type: 'string', nullable: true }) resellerAccountId: string | null;
+  @ApiProperty({ enum: LICENSE_STATUSES }) status: LicenseStatus;
+  @ApiProperty() hostOrderId: string;
+  @ApiProperty() hostOrderItemId: string;
+  @ApiProperty({ type: 'integer', description: 'Which unit of the order item (0-based).' }) unitIndex: number;
+  @ApiProperty({ format: 'date-time' }) purchaseDate: string;
+  @ApiProperty({ type: () => MoneyDto }) price: MoneyDto;
+  @ApiProperty({ enum: PROVISIONING_STATUSES }) provisioningStatus: ProvisioningStatus;
+  @ApiProperty({ type: () => ReasonDto, nullable: true }) provisioningError: ReasonDto | null;
+  @ApiProperty({ type: 'string', nullable: true, example: '*****-*****-*****-*****-7QX4P' })
+  tokenMasked: string | null;
+  @ApiProperty({ enum: TOKEN_STATUSES, nullable: true }) tokenStatus: TokenStatus | null;
+  @ApiProperty({ type: 'string', format: 'date-time', nullable: true }) tokenStatusCheckedAt: string | null;
+  @ApiProperty({ type: 'string', format: 'date-time', nullable: true }) redeemedAt: string | null;
+  @ApiProperty({ enum: LICENSE_RETURN_STATUSES }) returnStatus: LicenseReturnStatus;
+  @ApiProperty({
+    type: () => ReasonDto,
+    nullable: true,
+    description:
+      'Also set when the plugin refused before asking Microsoft (the return status then stays None).',
+  })
+  returnReason: ReasonDto | null;
+  @ApiProperty({ enum: LICENSE_ACTIONS, isArray: true, description: 'What the caller may do with it now.' })
+  actions: LicenseAction[];
+  @ApiPropertyOptional({ description: 'The id Microsoft knows the token by; admins only.' })
   clientTransactionId?: string;
 }
 

@@ -3,7 +3,6 @@ import {
   IsDefined,
   IsEmail,
   IsInt,
-  IsISO8601,
   IsObject,
   IsOptional,
   IsString,
@@ -19,6 +18,8 @@ import {
 } from 'class-validator';
 import type { OrderRequest, Violation } from '../host/hooks';
 import { ERROR_DESCRIPTIONS, EsdErrorCode } from '../common/error-codes';
+import { inputProblem } from '../common/http/input-guard';
+import { IsInstant } from '../common/http/validators';
 
 /** The most licenses one order item may ask for, whatever the offer allows: a guard against a typo. */
 export const MAX_ORDER_QUANTITY = 10_000;
@@ -121,7 +122,7 @@ class OrderRequestDto {
   @Type(() => BillToDto)
   billTo: BillToDto;
 
-  @IsISO8601({ strict: true })
+  @IsInstant()
   placedAt: string;
 }
 
@@ -143,6 +144,18 @@ export function checkOrderRequest(
       violations: [violation(EsdErrorCode.ORDER_INVALID, 'The order item must be an object.')],
     };
   }
+  const found = inputProblem(input);
+  if (found) {
+    return {
+      ok: false,
+      violations: [
+        violation(
+          EsdErrorCode.ORDER_INVALID,
+          `${ERROR_DESCRIPTIONS.ORDER_INVALID.message} ${found.field || 'the order item'} ${found.problem}.`,
+        ),
+      ],
+    };
+  }
   const dto = plainToInstance(OrderRequestDto, input);
   const errors = validateSync(dto, {
     whitelist: true,
@@ -162,7 +175,8 @@ export function checkOrderRequest(
   }
   const missing = (['name', 'email', 'country'] as const).filter((field) => {
     const value = dto.customer[field];
-    return value === undefined || value.trim() === '';
+    // Optional in the DTO, so null passes it: a null detail is as missing as an absent one.
+    return typeof value !== 'string' || value.trim() === '';
   });
   if (missing.length > 0) {
     return {

@@ -6,6 +6,13 @@ import { PROVISION_LICENSE_JOB, QUEUES } from '../constants';
 /** Payload of `provision-license`: the row is the truth, the job only points at it. */
 export interface ProvisionLicenseJobData {
   licenseId: string;
+  /**
+   * The license's attempt count when an attempt of this job last failed leaving nothing unaccounted for at
+   * Microsoft: every earlier attempt was looked up, and Microsoft answered this one's request with a refusal (a 429,
+   * an answered error) that created nothing. While the row still counts that many attempts, the next attempt sends
+   * its request without looking the transaction up first: a look-up is a call against the rate limit too.
+   */
+  settledThrough?: number;
 }
 
 /** Job states in which the job will still run, or is running. */

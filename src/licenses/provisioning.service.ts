@@ -17,8 +17,11 @@ export type ProvisioningOutcome =
   | { outcome: 'synchronized'; reconciled: boolean }
   | { outcome: 'announced' }
   | { outcome: 'failed'; code: string }
-  /** Transient: the license stays Unsynchronised; the processor rethrows so Bull retries with backoff. */
-  | { outcome: 'retry'; error: Error }
+  /**
+   * Transient: the license stays Unsynchronised; the processor rethrows so Bull retries with backoff. `settledThrough`
+   * is set when the attempt left nothing unaccounted for at Microsoft (see `ProvisionLicenseJobData`).
+   */
+  | { outcome: 'retry'; error: Error; settledThrough?: number }
   | { outcome: 'skipped'; reason: string };
 
 /**
@@ -35,7 +38,8 @@ function attemptLease(options: ResolvedEsdOptions): number {
  *   body, which Microsoft answers idempotently;
  * - an attempt counts itself on the row *before* calling Microsoft, so any later attempt knows an earlier one may
  *   have reached Microsoft (a timeout, a dropped connection, a killed worker) and looks the transaction up first,
- *   submitting only when Microsoft has none;
+ *   submitting only when Microsoft has none — unless the job recorded that the last counted attempt was refused
+ *   outright (a 429 created nothing), so a rate-limited license does not spend a look-up on every retry;
  * - the token is sealed and the row set Synchronized only while it is still Unsynchronised, so two workers on one
  *   license (a stalled job and its sweeper re-run) write it once.
  * Once Synchronized, the welcome notification (dedupe key per license) and `licenseProvisioned` are handed to
@@ -53,8 +57,14 @@ export class ProvisioningService {
     private readonly secrets: LicenseSecretsReader,
   ) {}
 
-  /** One attempt; never throws for the license's own failures (see {@link ProvisioningOutcome}). */
-  async provision(licenseId: string, attempt: { final: boolean }): Promise<ProvisioningOutcome> {
+  /**
+   * One attempt; never throws for the license's own failures (see {@link ProvisioningOutcome}). `settledThrough` is
+   * what an earlier attempt of the job recorded (`ProvisionLicenseJobData`).
+   */
+  async provision(
+    licenseId: string,
+    attempt: { final: boolean; settledThrough?: number },
+  ): Promise<ProvisioningOutcome> {
     const repo = this.dataSource.getRepository(LicenseEntity);
     const license = await repo.findOneBy({ id: licenseId });
     if (!license) return { outcome: 'skipped', reason: `no license ${licenseId}` };
@@ -70,8 +80,9 @@ export class ProvisioningService {
     }
 
     let issued: { token: CisToken; reconciled: boolean; saved: boolean };
+    const trail = { settled: false };
     try {
-      issued = await this.issueToken(license);
+      issued = await this.issueToken(license, attempt.settledThrough, trail);
     } catch (error) {
       const failure = error instanceof Error ? error : new Error(String(error));
       if (isPermanent(failure)) {
@@ -90,7 +101,11 @@ export class ProvisioningService {
       this.logger.warn(
         `License ${license.id}: attempt ${license.attempts + 1} failed (${codeOf(failure)}); it is retried.`,
       );
-      return { outcome: 'retry', error: failure };
+      return {
+        outcome: 'retry',
+        error: failure,
+        ...(trail.settled ? { settledThrough: license.attempts + 1 } : {}),
+      };
     }
     // A failed hand-over throws: Bull retries the job, and past its attempts the sweeper finds the license
     // Synchronized but not announced.
@@ -98,28 +113,47 @@ export class ProvisioningService {
     return { outcome: 'synchronized', reconciled: issued.reconciled };
   }
 
-  /** The token: looked up first when an earlier attempt may have reached Microsoft, requested otherwise. */
+  /**
+   * The token: looked up first when an earlier attempt may have reached Microsoft, requested otherwise. `trail.settled`
+   * says, as the attempt goes, whether nothing would be left unaccounted for at Microsoft if it failed now: the
+   * earlier attempts are (settled by the job's record, or looked up) and this one's request created nothing.
+   */
   private async issueToken(
     license: LicenseEntity,
+    settledThrough: number | undefined,
+    trail: { settled: boolean },
   ): Promise<{ token: CisToken; reconciled: boolean; saved: boolean }> {
-    const mayHaveReachedMicrosoft = await this.claimAttempt(license);
+    const mayHaveReachedMicrosoft = license.attempts > 0 && license.attempts !== settledThrough;
+    trail.settled = !mayHaveReachedMicrosoft;
+    await this.claimAttempt(license);
     const { client } = await this.instances.clientForInstance(license.instanceId);
     const found = mayHaveReachedMicrosoft ? await client.getToken(license.clientTransactionId) : null;
+    let token: CisToken;
     if (found) {
       this.logger.log(
         `License ${license.id}: an earlier attempt had reached Microsoft; its token was found and kept (no second request).`,
       );
+      token = found;
+    } else {
+      try {
+        token = await this.requestToken(client, license);
+      } catch (error) {
+        // Refused with an answer, or never sent: Microsoft created nothing, and had nothing before (looked up).
+        trail.settled = error instanceof CisError && !error.outcomeUnknown;
+        throw error;
+      }
     }
-    const token = found ?? (await this.requestToken(client, license));
+    // Microsoft holds the license's token now: should the save fail, the next attempt looks it up.
+    trail.settled = false;
     const saved = await this.saveToken(license, token);
     return { token, reconciled: found !== null, saved };
   }
 
   /**
    * Counts the attempt on the row before Microsoft is called and pushes `next_attempt_at` past it, so the
-   * sweeper leaves a live attempt alone. Answers whether an earlier attempt may have reached Microsoft.
+   * sweeper leaves a live attempt alone.
    */
-  private async claimAttempt(license: LicenseEntity): Promise<boolean> {
+  private async claimAttempt(license: LicenseEntity): Promise<void> {
     await this.dataSource
       .createQueryBuilder()
       .update(LicenseEntity)
@@ -129,7 +163,6 @@ export class ProvisioningService {
       })
       .where('id = :id AND provisioning_status = :status', { id: license.id, status: 'Unsynchronised' })
       .execute();
-    return license.attempts > 0;
   }
 
   private requestToken(client: CisClient, license: LicenseEntity): Promise<CisToken> {

@@ -1,4 +1,6 @@
 import { Process, Processor } from '@nestjs/bull';
+import type { Job } from 'bull';
+import { runWithLogContext } from '../common/logging/log-context';
 import { QUEUES, TOKEN_STATUS_SYNC_JOB } from '../constants';
 import { TokenStatusService, type TokenStatusSyncResult } from './token-status.service';
 
@@ -8,7 +10,9 @@ export class TokenStatusProcessor {
   constructor(private readonly tokenStatus: TokenStatusService) {}
 
   @Process(TOKEN_STATUS_SYNC_JOB)
-  async sync(): Promise<TokenStatusSyncResult> {
-    return this.tokenStatus.syncActivated();
+  sync(job: Job): Promise<TokenStatusSyncResult> {
+    return runWithLogContext({ jobId: String(job.id), job: job.name }, () =>
+      this.tokenStatus.syncActivated(),
+    );
   }
 }

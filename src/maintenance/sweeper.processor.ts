@@ -1,4 +1,6 @@
 import { Process, Processor } from '@nestjs/bull';
+import type { Job } from 'bull';
+import { runWithLogContext } from '../common/logging/log-context';
 import { SWEEPER_JOB, QUEUES } from '../constants';
 import { SweeperService, type SweepResult } from './sweeper.service';
 
@@ -8,8 +10,13 @@ export class SweeperProcessor {
   constructor(private readonly sweeper: SweeperService) {}
 
   @Process(SWEEPER_JOB)
-  async sweep(): Promise<{ licenses: SweepResult; returns: SweepResult }> {
-    const now = new Date();
-    return { licenses: await this.sweeper.sweepLicenses(now), returns: await this.sweeper.sweepReturns(now) };
+  sweep(job: Job): Promise<{ licenses: SweepResult; returns: SweepResult }> {
+    return runWithLogContext({ jobId: String(job.id), job: job.name }, async () => {
+      const now = new Date();
+      return {
+        licenses: await this.sweeper.sweepLicenses(now),
+        returns: await this.sweeper.sweepReturns(now),
+      };
+    });
   }
 }

@@ -1,4 +1,4 @@
-import { ApiProperty, IntersectionType } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, ApiSchema, IntersectionType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   IsBoolean,
@@ -479,9 +479,17 @@ export class ListQueryDto {
   @ValidateIf((_o, value) => value !== undefined)
   @IsString()
   @MaxLength(500)
+  @ApiPropertyOptional({ maxLength: 500, description: "The previous page's `nextCursor`." })
   cursor?: string;
 
   @ValidateIf((_o, value) => value !== undefined)
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 1,
+    maximum: 500,
+    default: 50,
+    description: 'Items per page.',
+  })
   @Type(() => Number)
   @IsInt({ message: 'limit must be a whole number from 1 to 500' })
   @Min(1, { message: 'limit must be a whole number from 1 to 500' })
@@ -567,3 +575,108 @@ export interface ConnectionTestResult {
 }
 
 export { INSTANCE_STATES };
+
+// ---------------------------------------------------------------------------------------------------------
+// The same responses as OpenAPI schemas: each class implements its interface, so the two cannot drift apart.
+
+@ApiSchema({ name: 'InstanceCertificate' })
+export class InstanceCertificateDto implements InstanceCertificateView {
+  @ApiProperty() id: string;
+  @ApiProperty({ description: "SHA-1 of the DER, upper-case hex: what Microsoft's portal shows." })
+  thumbprint: string;
+  @ApiProperty() thumbprintSha256: string;
+  @ApiProperty() subject: string;
+  @ApiProperty({ format: 'date-time' }) expiresAt: string;
+  @ApiProperty({ type: 'integer' }) expiresInDays: number;
+  @ApiProperty({
+    type: 'string',
+    nullable: true,
+    description: 'A sentence when the certificate expires within 30 days or has expired.',
+  })
+  expiryWarning: string | null;
+}
+
+@ApiSchema({ name: 'ConnectionTestStep' })
+export class ConnectionTestStepDto implements ConnectionTestStep {
+  @ApiProperty({ enum: CONNECTION_TEST_STEPS }) step: ConnectionTestStepName;
+  @ApiProperty() ok: boolean;
+  @ApiPropertyOptional() message?: string;
+  @ApiPropertyOptional({ description: "The plugin's error code when the step failed." }) code?: string;
+}
+
+@ApiSchema({ name: 'InstanceConnectionTest' })
+export class InstanceConnectionTestDto implements InstanceConnectionTestView {
+  @ApiProperty() ok: boolean;
+  @ApiProperty({ format: 'date-time' }) at: string;
+  @ApiProperty({ type: 'string', nullable: true }) message: string | null;
+  @ApiProperty({ type: () => [ConnectionTestStepDto] }) steps: ConnectionTestStepDto[];
+}
+
+/** An instance (host contract §7 "Instance"). Never carries a secret. */
+@ApiSchema({ name: 'Instance', description: 'An instance. Never carries a secret.' })
+export class InstanceViewDto implements InstanceView {
+  @ApiProperty() id: string;
+  @ApiProperty() systemName: string;
+  @ApiProperty() resourceApi: string;
+  @ApiProperty() serviceUrl: string;
+  @ApiProperty() tenantId: string;
+  @ApiProperty() channelId: string;
+  @ApiProperty() clientId: string;
+  @ApiProperty() authorityHost: string;
+  @ApiProperty({ type: 'string', nullable: true }) caCertificatePem: string | null;
+  @ApiProperty({ enum: INSTANCE_ENVIRONMENTS }) environment: InstanceEnvironment;
+  @ApiProperty({
+    enum: INSTANCE_STATES,
+    description:
+      'draft until the certificate, country and language are set and the last connection test passed; a change to the connection or the market makes it draft again.',
+  })
+  state: InstanceState;
+  @ApiProperty({ type: 'string', nullable: true }) country: string | null;
+  @ApiProperty({ type: 'string', nullable: true }) language: string | null;
+  @ApiProperty({ type: () => InstanceCertificateDto, nullable: true })
+  certificate: InstanceCertificateDto | null;
+  @ApiProperty() catalogSchedule: string;
+  @ApiProperty({ type: 'integer' }) returnWindowDays: number;
+  @ApiProperty() autoAcceptCancellations: boolean;
+  @ApiProperty({ type: () => InstanceConnectionTestDto, nullable: true })
+  lastConnectionTest: InstanceConnectionTestDto | null;
+  @ApiProperty({
+    type: [String],
+    description: 'What still keeps a draft instance from being ready (empty when ready or disabled).',
+  })
+  missing: string[];
+  @ApiProperty({ format: 'date-time' }) createdAt: string;
+  @ApiProperty({ format: 'date-time' }) updatedAt: string;
+}
+
+@ApiSchema({ name: 'CertificateOption' })
+export class CertificateOptionDto {
+  @ApiProperty() id: string;
+  @ApiProperty() thumbprint: string;
+  @ApiProperty() subject: string;
+  @ApiProperty({ format: 'date-time' }) expiresAt: string;
+}
+
+@ApiSchema({ name: 'MarketOption' })
+export class MarketOptionDto {
+  @ApiProperty({ example: 'GR' }) country: string;
+  @ApiProperty({ example: 'EUR' }) currency: string;
+  @ApiProperty({ type: [String], example: ['el-GR', 'en-US'] }) languages: string[];
+}
+
+@ApiSchema({ name: 'InstanceOptions' })
+export class InstanceOptionsDto implements InstanceOptionsView {
+  @ApiProperty({ type: () => [CertificateOptionDto] }) certificates: CertificateOptionDto[];
+  @ApiProperty({
+    type: () => [MarketOptionDto],
+    description: "Listed once the instance's certificate is stored (listing them needs a sign-in).",
+  })
+  markets: MarketOptionDto[];
+  @ApiPropertyOptional({ description: 'Why `markets` is empty, when it is.' }) note?: string;
+}
+
+@ApiSchema({ name: 'ConnectionTestResult' })
+export class ConnectionTestResultDto implements ConnectionTestResult {
+  @ApiProperty() ok: boolean;
+  @ApiProperty({ type: () => [ConnectionTestStepDto] }) steps: ConnectionTestStepDto[];
+}

@@ -1,4 +1,4 @@
-import { generateSchema } from '@nestjs/swagger';
+import { ApiProperty, ApiSchema, generateSchema } from '@nestjs/swagger';
 import type { Type } from '@nestjs/common';
 import {
   CERTIFICATE_UPLOAD_FORMS,
@@ -93,6 +93,35 @@ function secretPaths(schema: Schema, prefix = ''): string[] {
     const path = prefix ? `${prefix}.${name}` : name;
     return [...(property['x-secret'] === true ? [path] : []), ...secretPaths(property, path)];
   });
+}
+
+@ApiSchema({ name: 'SettingsFormStage' })
+class SettingsFormStageDto implements SettingsFormStage {
+  @ApiProperty({ enum: ['connection', 'credentials'] }) name: 'connection' | 'credentials';
+  @ApiProperty() title: string;
+  @ApiProperty({ example: 'POST /esd/instances' }) route: string;
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: true,
+    description: "The stage's fields (JSON Schema).",
+  })
+  schema: Schema;
+}
+
+/** {@link SettingsFormSchema} as an OpenAPI schema. */
+@ApiSchema({ name: 'SettingsFormSchema' })
+export class SettingsFormSchemaDto implements SettingsFormSchema {
+  @ApiProperty({ example: 'http://json-schema.org/draft-07/schema#' }) $schema: string;
+  @ApiProperty() title: string;
+  @ApiProperty({ type: () => [SettingsFormStageDto] }) stages: SettingsFormStageDto[];
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: true,
+    description: 'The body PATCH takes: any subset of both stages, plus `disabled` (JSON Schema).',
+  })
+  update: Schema;
+  @ApiProperty({ type: [String], description: 'Dotted paths of the write-only secret fields.' })
+  secretFields: string[];
 }
 
 let cached: SettingsFormSchema | undefined;

@@ -1,5 +1,6 @@
 import {
   applyDecorators,
+  type ArgumentMetadata,
   CanActivate,
   ExecutionContext,
   Inject,
@@ -12,12 +13,15 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { ValidationError } from 'class-validator';
+import type { IncomingMessage } from 'node:http';
 import { ESD_OPTIONS } from '../../constants';
 import type { EsdPermission, EsdPrincipal, EsdRole } from '../../host/principal';
 import type { ResolvedEsdOptions } from '../../microsoft-esd.options';
 import { EsdErrorCode } from '../error-codes';
 import { EsdError } from '../esd-error';
 import { EsdExceptionFilter } from './esd-exception.filter';
+import { inputProblem, unreadableBody } from './input-guard';
+import { ApiEsdErrorAnswers, documentAccess } from './openapi';
 
 /** class-validator's tree as a flat list of dotted field names and their problems. */
 export function flattenValidationErrors(
@@ -29,6 +33,44 @@ export function flattenValidationErrors(
     const own = e.constraints ? [{ field, problems: Object.values(e.constraints) }] : [];
     return [...own, ...flattenValidationErrors(e.children ?? [], field)];
   });
+}
+
+/** The 400 every refused input answers: each field named with its problems. */
+export function validationFailed(fields: Array<{ field: string; problems: string[] }>): EsdError {
+  return new EsdError(
+    EsdErrorCode.VALIDATION_FAILED,
+    `The request is not valid: ${fields.map((f) => `${f.field}: ${f.problems.join(', ')}`).join('; ')}.`,
+    { fields },
+  );
+}
+
+/**
+ * The DTO validation, after the checks of {@link inputProblem}: what no DTO accepts (NUL characters, prototype keys,
+ * deep nesting) is refused before the transformer walks it or a path parameter reaches a query.
+ */
+class EsdValidationPipe extends ValidationPipe {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type !== 'custom') {
+      const found = inputProblem(value);
+      if (found) {
+        throw validationFailed([
+          { field: found.field || metadata.data || metadata.type, problems: [found.problem] },
+        ]);
+      }
+    }
+    return super.transform(value, metadata);
+  }
+}
+
+/** Refuses a body the routes cannot read (not JSON) instead of letting a route act as though none was sent. */
+@Injectable()
+export class EsdBodyGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    const request = context.switchToHttp().getRequest<IncomingMessage>();
+    const problem = unreadableBody(request.method ?? 'GET', request.headers);
+    if (problem) throw validationFailed([{ field: 'body', problems: [problem] }]);
+    return true;
+  }
 }
 
 const ACCESS_METADATA = 'esd:access';
@@ -75,30 +117,26 @@ export class EsdAccessGuard implements CanActivate {
   }
 }
 
-/** Declares who may call a route or every route of a controller. */
-export const Access = (access: RouteAccess) => SetMetadata(ACCESS_METADATA, access);
+/** Declares who may call a route or every route of a controller; the OpenAPI document says the same. */
+export const Access = (access: RouteAccess) =>
+  applyDecorators(SetMetadata(ACCESS_METADATA, access), ...documentAccess(access));
 
 /**
- * What every plugin controller carries: the access guard, DTO validation that refuses unknown fields, and the
- * plugin's error body. Controller-scoped so the plugin never changes the host's global pipes or filters.
+ * What every plugin controller carries: the access guard, the body-type check, DTO validation that refuses unknown
+ * fields, and the plugin's error body (its answers by route written into the OpenAPI document). Controller-scoped so
+ * the plugin never changes the host's global pipes or filters.
  */
 export const EsdController = () =>
   applyDecorators(
-    UseGuards(EsdAccessGuard),
+    UseGuards(EsdAccessGuard, EsdBodyGuard),
     UsePipes(
-      new ValidationPipe({
+      new EsdValidationPipe({
         whitelist: true,
         forbidNonWhitelisted: true,
         transform: true,
-        exceptionFactory: (errors) => {
-          const fields = flattenValidationErrors(errors);
-          return new EsdError(
-            EsdErrorCode.VALIDATION_FAILED,
-            `The request is not valid: ${fields.map((f) => `${f.field}: ${f.problems.join(', ')}`).join('; ')}.`,
-            { fields },
-          );
-        },
+        exceptionFactory: (errors) => validationFailed(flattenValidationErrors(errors)),
       }),
     ),
     UseFilters(EsdExceptionFilter),
+    ApiEsdErrorAnswers(),
   );
