@@ -1,6 +1,8 @@
 import { Controller, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { AuditEventDto, AuditService, type AuditEventView } from '../common/audit.service';
 import { EsdErrorCode } from '../common/error-codes';
+import { ListQueryDto } from '../settings/instance.dto';
 import { Access, EsdController, principalOf } from '../common/http/access';
 import { ApiEsdErrors, ApiPageResponse, CIS_CALL_ERRORS, CIS_SIGN_IN_ERRORS } from '../common/http/openapi';
 import type { Page } from '../common/pagination';
@@ -13,7 +15,10 @@ import { LicensesService } from './licenses.service';
 @ApiTags('licenses')
 @Controller('licenses')
 export class LicensesController {
-  constructor(private readonly licenses: LicensesService) {}
+  constructor(
+    private readonly licenses: LicensesService,
+    private readonly audit: AuditService,
+  ) {}
 
   @Get()
   @Access({ roles: ['admin'], permission: 'esd.licenses.read' })
@@ -31,6 +36,24 @@ export class LicensesController {
   @ApiEsdErrors(EsdErrorCode.NOT_FOUND)
   get(@Param('id') id: string, @Req() request: unknown): Promise<LicenseView> {
     return this.licenses.get(principalOf(request), id);
+  }
+
+  /** Who revealed, resent, re-synced or cancelled this license, and when; newest first. */
+  @Get(':id/audit')
+  @Access({ roles: ['admin'], permission: 'esd.licenses.read' })
+  @ApiOperation({
+    summary: "The license's audit trail",
+    description: 'Reveals, resends, re-syncs; newest first.',
+  })
+  @ApiPageResponse(AuditEventDto)
+  @ApiEsdErrors(EsdErrorCode.NOT_FOUND)
+  async auditTrail(
+    @Param('id') id: string,
+    @Query() query: ListQueryDto,
+    @Req() request: unknown,
+  ): Promise<Page<AuditEventView>> {
+    await this.licenses.get(principalOf(request), id);
+    return this.audit.list('license', id, query);
   }
 
   /** The full key and activation link; audited. */

@@ -266,6 +266,13 @@ describe('License records (PostgreSQL, Redis, CIS sandbox)', () => {
         .getRepository(AuditEventEntity)
         .findOneByOrFail({ subjectId: id, action: 'license.reveal' });
       expect(event).toMatchObject({ actorRole: 'customer', actorAccountId: C1 });
+      const trail = await call('get', `/esd/licenses/${id}/audit`);
+      expect(trail.status).toBe(200);
+      expect(trail.body.items[0]).toMatchObject({
+        action: 'license.reveal',
+        actor: { role: 'customer', accountId: C1 },
+      });
+      expect(trail.text.includes(res.body.productKey as string)).toBe(false);
 
       const { productKey, activationLink } = res.body as { productKey: string; activationLink: string };
       const views = [
