@@ -1,8 +1,12 @@
 /** `npm run bench [-- name]`: runs the named benchmark, or all of them. Each prints ratios measured in one run. */
 import { catalogDiffBench } from './catalog-diff.bench';
+import { catalogBench } from './catalog.bench';
+import { provisioningBench } from './provisioning.bench';
 
 const BENCHES: Record<string, () => void | Promise<void>> = {
   'catalog-diff': catalogDiffBench,
+  catalog: catalogBench,
+  provisioning: provisioningBench,
 };
 
 async function main(): Promise<void> {

@@ -33,6 +33,11 @@ export interface CatalogRunLogEntry {
   message: string;
 }
 
+/** A log line stamped now. */
+export function runLogEntry(level: CatalogRunLogEntry['level'], message: string): CatalogRunLogEntry {
+  return { at: new Date().toISOString(), level, message };
+}
+
 export interface CatalogRunResult {
   counts: { new: number; updated: number; discontinued: number; unchanged: number; skipped: number };
   new: string[];

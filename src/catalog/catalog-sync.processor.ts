@@ -3,14 +3,22 @@ import { Logger } from '@nestjs/common';
 import type { Job } from 'bull';
 import { CATALOG_SYNC_JOB, QUEUES } from '../constants';
 import { EsdError } from '../common/esd-error';
+import { runWithLogContext } from '../common/logging/log-context';
 import { CatalogRunsService, type CatalogSyncJobData } from './catalog-runs.service';
 import { CatalogSyncService, type CatalogSyncOutcome } from './catalog-sync.service';
 
+/** What a scheduled job's firing did when it handed its new run to the run's own job. */
+export interface CatalogRunHandedOver {
+  outcome: 'handed-over';
+  runId: string;
+}
+
 /**
- * Processes `catalog-sync` on the catalog queue. A manual job carries its run id; a scheduled one (a Bull
- * repeatable job, fired once cluster-wide) creates its run first — or skips, with a log line, when the
- * instance already has a run queued or running, or is not ready. Transient failures are rethrown so Bull
- * retries with the default attempts and backoff; a permanent failure fails the run and discards the job.
+ * Processes `catalog-sync` on the catalog queue. A job with a run id runs (or resumes) that run; its job id is
+ * the run id. A scheduled firing (a Bull repeatable job, once cluster-wide) carries none: it creates the run and
+ * hands it to a job of its own — or skips, with a log line, when the instance already has a run queued or
+ * running, or is not ready. Transient failures are rethrown so Bull retries with the default attempts and
+ * backoff; a permanent failure fails the run and discards the job.
  */
 @Processor(QUEUES.catalog)
 export class CatalogSyncProcessor {
@@ -22,15 +30,19 @@ export class CatalogSyncProcessor {
   ) {}
 
   @Process(CATALOG_SYNC_JOB)
-  async catalogSync(job: Job<CatalogSyncJobData>): Promise<CatalogSyncOutcome> {
-    let runId = job.data.runId;
-    if (runId === undefined) {
-      const created = await this.startScheduledRun(job.data.instanceId);
-      if (typeof created !== 'string') return created;
-      runId = created;
-      // A retry of this job must resume the same run, not start another.
-      await job.update({ ...job.data, runId });
-    }
+  catalogSync(job: Job<CatalogSyncJobData>): Promise<CatalogSyncOutcome | CatalogRunHandedOver> {
+    const context = {
+      runId: job.data.runId,
+      instanceId: job.data.instanceId,
+      jobId: String(job.id),
+      job: job.name,
+    };
+    return runWithLogContext(context, () => this.runJob(job));
+  }
+
+  private async runJob(job: Job<CatalogSyncJobData>): Promise<CatalogSyncOutcome | CatalogRunHandedOver> {
+    const runId = job.data.runId;
+    if (runId === undefined) return this.startScheduledRun(job.data.instanceId);
     const attempt = job.attemptsMade + 1;
     const outcome = await this.sync.execute(runId, {
       number: attempt,
@@ -50,10 +62,10 @@ export class CatalogSyncProcessor {
     }
   }
 
-  private async startScheduledRun(instanceId: string): Promise<string | CatalogSyncOutcome> {
+  private async startScheduledRun(instanceId: string): Promise<CatalogSyncOutcome | CatalogRunHandedOver> {
     try {
-      const run = await this.runs.createScheduledRun(instanceId);
-      if (run) return run.id;
+      const run = await this.runs.startScheduledRun(instanceId);
+      if (run) return { outcome: 'handed-over', runId: run.id };
       const reason = `scheduled run of instance ${instanceId} skipped: a run is already queued or running`;
       this.logger.log(reason);
       return { outcome: 'skipped', reason };

@@ -1,38 +1,58 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { createHash } from 'node:crypto';
 import { DataSource, In } from 'typeorm';
 import { CisError, type CisClient, type CisOfferEntry } from '../cis';
 import { ESD_DATA_SOURCE_TOKEN } from '../common/esd-data-source';
 import { ERROR_DESCRIPTIONS, EsdErrorCode } from '../common/error-codes';
 import { EsdError } from '../common/esd-error';
 import { ESD_OPTIONS } from '../constants';
-import type { HostProductInput, HostProductRef } from '../host/ports';
+import type { HostCatalog, HostProductInput, HostProductRef } from '../host/ports';
 import type { ResolvedEsdOptions } from '../microsoft-esd.options';
 import type { InstanceEntity } from '../settings/instance.entity';
 import { InstancesService } from '../settings/instances.service';
 import { newId } from '../storage/entity-columns';
-import { diffCatalog, type CatalogDiff, type OfferRowValues, type StoredOfferState } from './catalog-diff';
-import { catalogOfferFrom } from './catalog-offer';
+import {
+  CatalogResultTally,
+  diffOfferPage,
+  diffVanished,
+  type CatalogWritePlan,
+  type OfferRowValues,
+} from './catalog-diff';
+import { countStoredOffers, insertOfferRows, readOfferKeys, readStoredOffers } from './catalog-offer-store';
+import { catalogOfferFrom, type SkippedOffer } from './catalog-offer';
 import {
   ACTIVE_CATALOG_RUN_STATUSES,
   CatalogRunEntity,
   type CatalogRunLogEntry,
   type CatalogRunResult,
+  runLogEntry,
 } from './catalog-run.entity';
-import { entry } from './catalog-runs.service';
 import { OfferEntity } from './offer.entity';
 import { hostProductFor, microsoftEsdProductType } from './product-mapping';
 
-/** Offers asked per CIS call. */
-export const CATALOG_PAGE_SIZE = 500;
-/** Products per `upsertProducts` / `setProductsStatus` call, and rows per database transaction. */
+/**
+ * Offers asked per CIS call: Microsoft's maximum. Each page is checked, diffed, pushed and written before the
+ * next is fetched, so this is also the most offers a run holds at once.
+ */
+export const CATALOG_PAGE_SIZE = 1000;
+/** Products per `upsertProducts` / `setProductsStatus` call. */
 export const CATALOG_BATCH_SIZE = 200;
+/** Rows per multi-row INSERT (18 columns each: well under every driver's bind-parameter limit). */
+const INSERT_BATCH_SIZE = 1000;
+/**
+ * The run row is written at most this often while pages come (log lines wait for the next write): often enough
+ * for a progress bar and to show the run is alive, rarely enough not to cost a commit per page.
+ */
+const HEARTBEAT_MS = 1000;
+/** Stored rows read per query when looking for offers that vanished (keyset pages by offer ID). */
+const VANISH_SCAN_SIZE = 2000;
 /** Restarts from page 1 when Microsoft's catalog changed under a listing (stale continuation token). */
 const MAX_LISTING_RESTARTS = 2;
 /** Skipped offers named one by one in the log; the result lists them all. */
 const MAX_SKIPPED_LOG_LINES = 50;
 
-/** Where the progress bar stands after each phase. */
-const PROGRESS = { started: 5, listed: 80, pushed: 95, done: 100 } as const;
+/** Where the progress bar stands: pages move it from `started` to `listed`, the vanished check to `swept`. */
+const PROGRESS = { started: 5, listed: 90, swept: 95, done: 100 } as const;
 
 /** How one attempt of a run ended, for the processor. */
 export type CatalogSyncOutcome =
@@ -43,14 +63,35 @@ export type CatalogSyncOutcome =
   /** The run is gone or finished already (deleted instance, a run failed as stale): nothing to do. */
   | { outcome: 'skipped'; reason: string };
 
-/** One stored offer: what the diff needs, plus the row id and the host product ref. */
-type StoredOffer = StoredOfferState & { id: string; hostProductRef: string | null };
+/** What one attempt of a run works with, page after page. */
+interface RunContext {
+  run: CatalogRunEntity;
+  instance: InstanceEntity;
+  currency: string;
+  progress: RunProgress;
+  productType: ProductTypeUpkeep;
+  /** This attempt's writes and pushes, for the closing log lines. */
+  work: { inserted: number; updated: number; pushed: number; discontinued: number };
+  /** Skipped offers named in the log so far (across listing restarts). */
+  skippedLogged: number;
+}
+
+/** What one pass over the listing learnt: the result so far, and how many stored rows it named. */
+interface ListingPass {
+  tally: CatalogResultTally;
+  /** Offers listed, good and malformed. */
+  listed: number;
+  /** Rows of the instance the listing named (read, or inserted by this pass): if all, none vanished. */
+  rowsNamed: number;
+}
 
 /**
- * One Get Services Definition run (host-contract.md §3, docs/catalog.md): list the market's offers page by
- * page, check each, diff them against `esd_offer`, push what changed into the host catalog, then write what
- * changed (unchanged offers cost no write) — the host first, so a failed write is redone, idempotently, by
- * the next attempt instead of leaving the host behind the database.
+ * One Get Services Definition run (host-contract.md §3, docs/catalog.md): the market's offers are streamed
+ * page by page — each page checked, diffed against the stored rows of its offers, pushed into the host
+ * catalog, then written (unchanged offers cost no write) — and after the last page the stored offers the
+ * listing did not name are discontinued. The host goes first on every page, so a failed write is redone,
+ * idempotently, by the next attempt instead of leaving the host behind the database. Only offer IDs and
+ * their outcomes are kept across pages; the catalog itself is never held at once.
  */
 @Injectable()
 export class CatalogSyncService {
@@ -62,7 +103,10 @@ export class CatalogSyncService {
     private readonly instances: InstancesService,
   ) {}
 
-  /** Runs (or resumes, on a retry) the run; never throws for the run's own failures. */
+  /**
+   * Runs the run, or resumes it — a Bull retry, or a job the sweeper enqueued again after its first was lost.
+   * Never throws for the run's own failures.
+   */
   async execute(runId: string, attempt: { number: number; final: boolean }): Promise<CatalogSyncOutcome> {
     const repo = this.dataSource.getRepository(CatalogRunEntity);
     const run = await repo.findOneBy({ id: runId });
@@ -101,35 +145,44 @@ export class CatalogSyncService {
     const { instance, client } = await this.instances.clientForInstance(run.instanceId);
     const market = { country: instance.country!, language: instance.language! };
     const currency = await this.currencyOf(client, market.country);
-    const stored = await this.storedOffers(run.instanceId);
+    const storedCount = await countStoredOffers(this.dataSource.manager, run.instanceId);
+    const context: RunContext = {
+      run,
+      instance,
+      currency,
+      progress,
+      productType: new ProductTypeUpkeep(this.dataSource, this.options.catalog),
+      work: { inserted: 0, updated: 0, pushed: 0, discontinued: 0 },
+      skippedLogged: 0,
+    };
 
-    const entries = await this.listOffers(client, market, stored.length, progress);
-    const checks = entries.map(catalogOfferFrom);
-    const diff = diffCatalog({ stored, fetched: checks, now: new Date() });
-    const { counts } = diff.result;
-    const skippedLines = diff.result.skipped.slice(0, MAX_SKIPPED_LOG_LINES);
-    for (const skipped of skippedLines) {
-      progress.note('warn', `Skipped offer ${skipped.offerId ?? '(no usable offer ID)'}: ${skipped.reason}.`);
+    const { tally, listed, rowsNamed } = await this.syncListing(context, client, market, storedCount);
+    // Every stored row named by the listing: none vanished, and none needs reading again.
+    if ((await countStoredOffers(this.dataSource.manager, run.instanceId)) > rowsNamed) {
+      await this.syncVanished(context, tally);
     }
-    if (diff.result.skipped.length > skippedLines.length) {
+    await context.productType.complete();
+
+    const { counts } = tally;
+    if (counts.skipped > context.skippedLogged) {
       progress.note(
         'warn',
-        `… and ${diff.result.skipped.length - skippedLines.length} more skipped offers (listed in the result).`,
+        `… and ${counts.skipped - context.skippedLogged} more skipped offers (listed in the result).`,
       );
     }
-    await progress.update(
-      PROGRESS.listed,
-      'info',
-      `Compared ${entries.length} listed offers with ${stored.length} stored: ${counts.new} new, ${counts.updated} updated, ${counts.discontinued} discontinued, ${counts.unchanged} unchanged, ${counts.skipped} skipped.`,
-    );
-
-    const hostRefs = await this.pushToHost(instance, currency, diff, stored, progress);
-    await this.write(run, diff, stored, hostRefs);
+    const { work } = context;
     progress.note(
       'info',
-      `Saved ${diff.plan.insert.length} new and ${diff.plan.update.length} changed offers; ${diff.plan.unchanged.length} unchanged offers needed no write.`,
+      `Listed ${listed} offers (${storedCount} stored before): ${counts.new} new, ${counts.updated} updated, ${counts.discontinued} discontinued, ${counts.unchanged} unchanged, ${counts.skipped} skipped.`,
     );
-    return diff.result;
+    await progress.update(
+      PROGRESS.swept,
+      'info',
+      work.pushed + work.discontinued + work.inserted + work.updated === 0
+        ? 'Host catalog and offers already in step: nothing pushed, nothing written.'
+        : `Pushed ${work.pushed} products to the host catalog and marked ${work.discontinued} discontinued (unsellable, kept); saved ${work.inserted} new and ${work.updated} changed offers, every other offer needed no write.`,
+    );
+    return tally.result();
   }
 
   /** The market's currency (products are priced in it). */
@@ -145,54 +198,41 @@ export class CatalogSyncService {
     return market.currency;
   }
 
-  private async storedOffers(instanceId: string): Promise<StoredOffer[]> {
-    return this.dataSource.getRepository(OfferEntity).find({
-      where: { instanceId },
-      select: {
-        id: true,
-        offerId: true,
-        contentHash: true,
-        catalogStatus: true,
-        vendorStatus: true,
-        missingSince: true,
-        hostProductRef: true,
-      },
-    });
-  }
-
   /**
-   * Every page of the market. Microsoft does not say how many offers there are, so progress is estimated from
-   * the offers stored last time and never reaches the listing's end mark before the last page. A listing whose
-   * continuation token went stale (the catalog changed under it) starts again from page 1 rather than mixing
-   * two catalogs.
+   * Every page of the market, each synced before the next is asked for. Microsoft does not say how many offers
+   * there are, so progress is estimated from the offers stored last time and never reaches the listing's end
+   * mark before the last page. A listing whose continuation token went stale (the catalog changed under it)
+   * starts again from page 1 rather than mixing two catalogs: the tally starts afresh, and the pages already
+   * written read as this run's own rows (`lastChangedRunId`), so they are reported once, as what the run did.
    */
-  private async listOffers(
+  private async syncListing(
+    context: RunContext,
     client: CisClient,
     market: { country: string; language: string },
     storedCount: number,
-    progress: RunProgress,
-  ): Promise<CisOfferEntry[]> {
+  ): Promise<ListingPass> {
     const expectedPages = Math.max(1, Math.ceil(storedCount / CATALOG_PAGE_SIZE));
     for (let restart = 0; ; restart++) {
-      const entries: CisOfferEntry[] = [];
+      const pass: ListingPass = { tally: new CatalogResultTally(), listed: 0, rowsNamed: 0 };
       let pages = 0;
       try {
         for await (const page of client.offerPages({ ...market, pageSize: CATALOG_PAGE_SIZE })) {
           pages = page.page;
-          entries.push(...page.offers);
+          pass.listed = page.totalSoFar;
+          await this.syncPage(context, pass, page.offers);
           const fraction = pages / (Math.max(expectedPages, pages) + 1);
-          await progress.update(
+          await context.progress.update(
             PROGRESS.started + Math.floor((PROGRESS.listed - PROGRESS.started) * fraction),
             'info',
             `Page ${pages}: ${page.offers.length} offers (${page.totalSoFar} so far).`,
           );
         }
-        return entries;
+        return pass;
       } catch (error) {
         const stale =
           error instanceof CisError && error.code === EsdErrorCode.CIS_INVALID_REQUEST && pages > 0;
         if (!stale || restart >= MAX_LISTING_RESTARTS) throw error;
-        progress.note(
+        context.progress.note(
           'warn',
           `Microsoft refused page ${pages + 1} (its catalog changed during the listing); listing again from page 1.`,
         );
@@ -200,41 +240,120 @@ export class CatalogSyncService {
     }
   }
 
+  /** One page: checked, its stored rows read (one query), diffed, pushed to the host, then written. */
+  private async syncPage(
+    context: RunContext,
+    pass: ListingPass,
+    entries: readonly CisOfferEntry[],
+  ): Promise<void> {
+    const { tally } = pass;
+    const checks = entries.map(catalogOfferFrom);
+    // The rows a valid entry will decide, and those behind malformed entries (seen, so not vanished).
+    const wanted = new Set<string>();
+    for (const check of checks) {
+      if (
+        check.ok
+          ? !tally.decided(check.offer.offerId)
+          : check.offerId !== undefined && !tally.seen(check.offerId)
+      ) {
+        wanted.add(check.ok ? check.offer.offerId : check.offerId!);
+      }
+    }
+    const stored = await readStoredOffers(this.dataSource.manager, context.run.instanceId, [...wanted]);
+    pass.rowsNamed += stored.filter((row) => !tally.seen(row.offerId)).length;
+    const diff = diffOfferPage({
+      stored,
+      fetched: checks,
+      runId: context.run.id,
+      decidedBefore: (offerId) => tally.decided(offerId),
+    });
+    tally.addPage(diff);
+    pass.rowsNamed += diff.plan.insert.length;
+    this.logSkipped(context, diff.skipped);
+    const storedRefs = new Map(stored.map((s) => [s.offerId, s.hostProductRef]));
+    const hostRefs = await this.push(context, diff.plan, storedRefs);
+    await this.write(context, diff.plan, storedRefs, hostRefs);
+  }
+
   /**
-   * Pushes new and updated offers (batches of {@link CATALOG_BATCH_SIZE}) and marks discontinued products
-   * unsellable. Answers the host product id per offer ID pushed.
+   * After the last page: the instance's stored offers the listing did not name vanished. The stored rows are
+   * read in keyset pages by offer ID (only the columns the check needs), and each page's discontinued offers
+   * are pushed (those the host was given) and written before the next is read.
    */
-  private async pushToHost(
-    instance: InstanceEntity,
-    currency: string,
-    diff: CatalogDiff,
-    stored: readonly StoredOffer[],
-    progress: RunProgress,
+  private async syncVanished(context: RunContext, tally: CatalogResultTally): Promise<void> {
+    const instanceId = context.run.instanceId;
+    const now = new Date();
+    let after: string | null = null;
+    for (;;) {
+      const rows = await readOfferKeys(this.dataSource.manager, instanceId, after, VANISH_SCAN_SIZE);
+      if (rows.length === 0) return;
+      after = rows[rows.length - 1].offerId;
+      const vanished = diffVanished({
+        stored: rows,
+        seen: (offerId) => tally.seen(offerId),
+        runId: context.run.id,
+        now,
+      });
+      tally.addVerdicts(vanished.verdicts);
+      if (vanished.plan.update.length > 0) {
+        const plan: CatalogWritePlan = { insert: [], update: vanished.plan.update, unchanged: [] };
+        const storedRefs = new Map(rows.map((r) => [r.offerId, r.hostProductRef]));
+        await this.push(context, plan, storedRefs);
+        await this.write(context, plan, storedRefs, new Map());
+        await context.progress.touch(PROGRESS.listed);
+      }
+      if (rows.length < VANISH_SCAN_SIZE) return;
+    }
+  }
+
+  /** The page's skipped offers, named in the log up to {@link MAX_SKIPPED_LOG_LINES} per run. */
+  private logSkipped(context: RunContext, skipped: readonly SkippedOffer[]): void {
+    for (const offer of skipped) {
+      if (context.skippedLogged >= MAX_SKIPPED_LOG_LINES) return;
+      context.skippedLogged++;
+      context.progress.note(
+        'warn',
+        `Skipped offer ${offer.offerId ?? '(no usable offer ID)'}: ${offer.reason}.`,
+      );
+    }
+  }
+
+  /**
+   * Pushes a plan's new and updated offers (batches of {@link CATALOG_BATCH_SIZE}), the product type first
+   * when the run has not sent it yet, and marks discontinued products unsellable — only those the host was
+   * given: an offer that arrived discontinued was never offered for sale. Answers the host product id per
+   * offer ID pushed.
+   */
+  private async push(
+    context: RunContext,
+    plan: CatalogWritePlan,
+    storedRefs: ReadonlyMap<string, string | null>,
   ): Promise<Map<string, string>> {
     const catalog = this.options.catalog;
-    const context = { instanceId: instance.id, language: instance.language!, currency };
-    const products: HostProductInput[] = [
-      ...diff.plan.insert
-        .filter((row) => row.catalogStatus !== 'discontinued')
-        .map((row) => hostProductFor(row, { ...context, catalogStatus: row.catalogStatus })),
-      ...diff.plan.update.flatMap((u) =>
-        u.outcome === 'updated' && isFullRow(u.values)
-          ? [hostProductFor(u.values, { ...context, catalogStatus: u.values.catalogStatus })]
-          : [],
-      ),
-    ];
+    const { instance, currency } = context;
+    const mapping = { instanceId: instance.id, language: instance.language!, currency };
+    const products: HostProductInput[] = [];
+    for (const row of plan.insert) {
+      if (row.catalogStatus !== 'discontinued') {
+        products.push(hostProductFor(row, { ...mapping, catalogStatus: row.catalogStatus }));
+      }
+    }
+    for (const u of plan.update) {
+      if (u.outcome === 'updated' && isFullRow(u.values)) {
+        products.push(hostProductFor(u.values, { ...mapping, catalogStatus: u.values.catalogStatus }));
+      }
+    }
     const refs = new Map<string, string>();
     if (products.length > 0) {
-      await catalog.upsertProductType(microsoftEsdProductType(await this.allOfferUris(diff)));
+      await context.productType.beforePush(products.map((p) => p.properties.offerUri));
       for (let i = 0; i < products.length; i += CATALOG_BATCH_SIZE) {
         const results = await catalog.upsertProducts(products.slice(i, i + CATALOG_BATCH_SIZE));
         for (const r of results) if (r.instanceId === instance.id) refs.set(r.code, r.hostProductId);
       }
+      context.work.pushed += products.length;
     }
-    // Only products the host was given: an offer that arrived discontinued was never offered for sale.
-    const pushed = new Map(stored.map((s) => [s.offerId, s.hostProductRef]));
-    const discontinued: HostProductRef[] = diff.plan.update
-      .filter((u) => u.outcome === 'discontinued' && (pushed.get(u.offerId) ?? null) !== null)
+    const discontinued: HostProductRef[] = plan.update
+      .filter((u) => u.outcome === 'discontinued' && (storedRefs.get(u.offerId) ?? null) !== null)
       .map((u) => ({ instanceId: instance.id, code: u.offerId }));
     for (let i = 0; i < discontinued.length; i += CATALOG_BATCH_SIZE) {
       await catalog.setProductsStatus(discontinued.slice(i, i + CATALOG_BATCH_SIZE), {
@@ -242,68 +361,57 @@ export class CatalogSyncService {
         sellable: false,
       });
     }
-    await progress.update(
-      PROGRESS.pushed,
-      'info',
-      products.length + discontinued.length === 0
-        ? 'Host catalog already in step: nothing to push.'
-        : `Pushed ${products.length} products to the host catalog and marked ${discontinued.length} discontinued (unsellable, kept).`,
-    );
+    context.work.discontinued += discontinued.length;
     return refs;
   }
 
-  /** Every offer URI of every instance, with this listing's: the product type is shared by all instances. */
-  private async allOfferUris(diff: CatalogDiff): Promise<string[]> {
-    const rows = await this.dataSource
-      .getRepository(OfferEntity)
-      .createQueryBuilder('o')
-      .select('DISTINCT o.offerUri', 'uri')
-      .getRawMany<{ uri: string }>();
-    return [
-      ...rows.map((r) => r.uri),
-      ...diff.plan.insert.map((r) => r.offerUri),
-      ...diff.plan.update.flatMap((u) => (isFullRow(u.values) ? [u.values.offerUri] : [])),
-    ];
-  }
-
-  /** Inserts and updates in transactions of {@link CATALOG_BATCH_SIZE} rows; unchanged rows are not touched. */
+  /**
+   * Writes a plan in one transaction — a page is stored whole or not at all: new rows in multi-row INSERTs,
+   * changed rows one UPDATE each, both stamped with this run (`first_seen_run_id` / `last_changed_run_id`, which
+   * a resumed attempt reads back). Unchanged rows are not touched.
+   */
   private async write(
-    run: CatalogRunEntity,
-    diff: CatalogDiff,
-    stored: readonly StoredOffer[],
+    context: RunContext,
+    plan: CatalogWritePlan,
+    storedRefs: ReadonlyMap<string, string | null>,
     hostRefs: ReadonlyMap<string, string>,
   ): Promise<void> {
+    if (plan.insert.length === 0 && plan.update.length === 0) return;
+    const { run } = context;
     const instanceId = run.instanceId;
-    const inserts = diff.plan.insert.map((values) => ({
-      ...values,
-      id: newId(),
-      instanceId,
-      firstSeenRunId: run.id,
-      lastChangedRunId: run.id,
-      hostProductRef: hostRefs.get(values.offerId) ?? null,
-    }));
-    for (let i = 0; i < inserts.length; i += CATALOG_BATCH_SIZE) {
-      await this.dataSource.getRepository(OfferEntity).insert(inserts.slice(i, i + CATALOG_BATCH_SIZE));
-    }
-    const refs = new Map(stored.map((s) => [s.offerId, s.hostProductRef]));
-    for (let i = 0; i < diff.plan.update.length; i += CATALOG_BATCH_SIZE) {
-      const batch = diff.plan.update.slice(i, i + CATALOG_BATCH_SIZE);
-      await this.dataSource.transaction(async (m) => {
-        for (const u of batch) {
-          const hostRef = hostRefs.get(u.offerId);
-          await m.update(
-            OfferEntity,
-            { instanceId, offerId: u.offerId },
-            {
-              ...u.values,
-              lastChangedRunId: run.id,
-              ...(hostRef !== undefined && hostRef !== refs.get(u.offerId)
-                ? { hostProductRef: hostRef }
-                : {}),
-            },
-          );
-        }
-      });
+    await this.dataSource.transaction(async (m) => {
+      for (let i = 0; i < plan.insert.length; i += INSERT_BATCH_SIZE) {
+        await insertOfferRows(
+          m,
+          plan.insert.slice(i, i + INSERT_BATCH_SIZE).map((values) => ({
+            ...values,
+            id: newId(),
+            instanceId,
+            firstSeenRunId: run.id,
+            lastChangedRunId: run.id,
+            hostProductRef: hostRefs.get(values.offerId) ?? null,
+          })),
+        );
+      }
+      for (const u of plan.update) {
+        const hostRef = hostRefs.get(u.offerId);
+        await m.update(
+          OfferEntity,
+          { instanceId, offerId: u.offerId },
+          {
+            ...u.values,
+            lastChangedRunId: run.id,
+            ...(hostRef !== undefined && hostRef !== storedRefs.get(u.offerId)
+              ? { hostProductRef: hostRef }
+              : {}),
+          },
+        );
+      }
+    });
+    context.work.inserted += plan.insert.length;
+    context.work.updated += plan.update.length;
+    if (plan.insert.length > 0 || plan.update.some((u) => isFullRow(u.values))) {
+      context.productType.offerUrisWritten();
     }
   }
 
@@ -312,29 +420,97 @@ export class CatalogSyncService {
     status: 'succeeded' | 'failed',
     result: CatalogRunResult | null,
   ): Promise<void> {
-    try {
-      await this.options.events.publish({
-        id: run.id,
-        name: 'catalogRunFinished',
-        occurredAt: new Date().toISOString(),
-        payload: { runId: run.id, instanceId: run.instanceId, status, counts: { ...(result?.counts ?? {}) } },
-      });
-    } catch (error) {
-      // The run's outcome is stored either way; the host can read it from the runs route.
-      this.logger.warn(
-        `catalogRunFinished for run ${run.id} could not be handed to the host: ${error instanceof Error ? error.message : String(error)}`,
-      );
-    }
+    await announceRunFinished(this.options, run, status, result?.counts ?? null, this.logger);
+  }
+}
+
+/**
+ * Raises `catalogRunFinished` (event id = run id). An event the host cannot take is logged: the run's outcome is
+ * stored either way, and the host can read it from the runs route.
+ */
+export async function announceRunFinished(
+  options: Pick<ResolvedEsdOptions, 'events'>,
+  run: Pick<CatalogRunEntity, 'id' | 'instanceId'>,
+  status: 'succeeded' | 'failed',
+  counts: CatalogRunResult['counts'] | null,
+  logger: Logger,
+): Promise<void> {
+  try {
+    await options.events.publish({
+      id: run.id,
+      name: 'catalogRunFinished',
+      occurredAt: new Date().toISOString(),
+      payload: { runId: run.id, instanceId: run.instanceId, status, counts: { ...(counts ?? {}) } },
+    });
+  } catch (error) {
+    logger.warn(
+      `catalogRunFinished for run ${run.id} could not be handed to the host: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+}
+
+/**
+ * The product type is shared by every instance and its drop-down lists every stored offer URI. A product must
+ * not reach the host before its URI is in the type, and the type must match the stored offers when the run
+ * ends. Sending it once per page with a growing list would cost the whole list per page; instead it is sent
+ * once before the run's first push (the stored URIs and that page's), and once more at the end when the run
+ * wrote offer URIs and the stored URIs no longer give the definition sent.
+ */
+class ProductTypeUpkeep {
+  private sent: string | null = null;
+  private written = false;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly catalog: HostCatalog,
+  ) {}
+
+  /** Before a push: the first of the run sends the type with the stored URIs and the page's. */
+  async beforePush(pageUris: readonly string[]): Promise<void> {
+    if (this.sent !== null) return;
+    await this.send([...(await this.storedUris()), ...pageUris]);
+  }
+
+  /** A write stored new or rewritten offer URIs: the type is checked again at the end. */
+  offerUrisWritten(): void {
+    this.written = true;
+  }
+
+  /** At the end of the run: sends the type again if the stored URIs no longer give the definition sent. */
+  async complete(): Promise<void> {
+    if (!this.written) return;
+    await this.send(await this.storedUris());
+  }
+
+  private async send(uris: readonly string[]): Promise<void> {
+    const definition = microsoftEsdProductType(uris);
+    const digest = createHash('sha256').update(JSON.stringify(definition)).digest('hex');
+    if (digest === this.sent) return;
+    await this.catalog.upsertProductType(definition);
+    this.sent = digest;
+  }
+
+  /** Every offer URI of every instance: the type is shared by all of them. */
+  private async storedUris(): Promise<string[]> {
+    const rows = await this.dataSource
+      .getRepository(OfferEntity)
+      .createQueryBuilder('o')
+      .select('DISTINCT o.offerUri', 'uri')
+      .getRawMany<{ uri: string }>();
+    return rows.map((r) => r.uri);
   }
 }
 
 /**
  * The run row as one attempt moves it. The log lives in memory for the attempt and is written with every
- * progress step, so the row's `updated_at` also tells how long ago the run last moved.
+ * progress step, so the row's `updated_at` also tells how long ago the run last moved: every page writes it,
+ * which is what tells a live run from a lost one (see `CatalogRunsService.recoverLostRuns`).
  */
 class RunProgress {
   private readonly entries: CatalogRunLogEntry[];
   private progress: number;
+  /** When this attempt last wrote the row (epoch ms). */
+  private savedAt = 0;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -344,10 +520,20 @@ class RunProgress {
     this.progress = run.progress;
   }
 
-  /** queued → running (or running again, on a retry). False when the run is no longer active. */
+  /** queued → running (or running again, on a retry or resume). False when the run is no longer active. */
   async markRunning(attempt: number): Promise<boolean> {
-    this.entries.push(entry('info', attempt > 1 ? `Running again (attempt ${attempt}).` : 'Running.'));
+    this.entries.push(
+      runLogEntry(
+        'info',
+        attempt > 1
+          ? `Running again (attempt ${attempt}).`
+          : this.run.startedAt !== null
+            ? 'Running again (resumed).'
+            : 'Running.',
+      ),
+    );
     this.progress = Math.max(this.progress, 1);
+    this.savedAt = Date.now();
     const result = await this.dataSource.getRepository(CatalogRunEntity).update(
       { id: this.run.id, status: In([...ACTIVE_CATALOG_RUN_STATUSES]) },
       {
@@ -361,18 +547,27 @@ class RunProgress {
   }
 
   async update(progress: number, level: CatalogRunLogEntry['level'], message: string): Promise<void> {
-    this.entries.push(entry(level, message));
+    this.entries.push(runLogEntry(level, message));
+    await this.touch(progress);
+  }
+
+  /**
+   * Moves the bar (never back) and writes the row with whatever lines were noted since — unless the row was
+   * written less than {@link HEARTBEAT_MS} ago: then the next write carries both.
+   */
+  async touch(progress: number): Promise<void> {
     this.progress = Math.min(99, Math.max(this.progress, progress));
+    if (Date.now() - this.savedAt < HEARTBEAT_MS) return;
     await this.save({ progress: this.progress, log: this.entries });
   }
 
   /** Adds a log line without a write of its own (the next progress step carries it). */
   note(level: CatalogRunLogEntry['level'], message: string): void {
-    this.entries.push(entry(level, message));
+    this.entries.push(runLogEntry(level, message));
   }
 
   async log(level: CatalogRunLogEntry['level'], message: string): Promise<void> {
-    this.entries.push(entry(level, message));
+    this.entries.push(runLogEntry(level, message));
     await this.save({ log: this.entries });
   }
 
@@ -382,8 +577,8 @@ class RunProgress {
   ): Promise<void> {
     this.entries.push(
       status === 'succeeded'
-        ? entry('info', 'Succeeded.')
-        : entry('error', `Failed: ${outcome.error ?? 'unknown error'}`),
+        ? runLogEntry('info', 'Succeeded.')
+        : runLogEntry('error', `Failed: ${outcome.error ?? 'unknown error'}`),
     );
     await this.save({
       status,
@@ -397,6 +592,7 @@ class RunProgress {
   }
 
   private async save(values: Partial<CatalogRunEntity>): Promise<void> {
+    this.savedAt = Date.now();
     await this.dataSource
       .getRepository(CatalogRunEntity)
       .update({ id: this.run.id, status: In([...ACTIVE_CATALOG_RUN_STATUSES]) }, values);

@@ -1,14 +1,18 @@
+import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsString, IsUUID, ValidateIf } from 'class-validator';
 import { ListQueryDto } from '../settings/instance.dto';
-import type {
-  CatalogRunEntity,
-  CatalogRunLogEntry,
-  CatalogRunResult,
-  CatalogRunStatus,
-  CatalogRunTrigger,
+import {
+  CATALOG_RUN_STATUSES,
+  CATALOG_RUN_TRIGGERS,
+  type CatalogRunEntity,
+  type CatalogRunLogEntry,
+  type CatalogRunResult,
+  type CatalogRunStatus,
+  type CatalogRunTrigger,
 } from './catalog-run.entity';
 import {
   OFFER_CATALOG_STATUSES,
+  OFFER_VENDOR_STATUSES,
   type OfferCatalogStatus,
   type OfferEntity,
   type OfferVendorStatus,
@@ -21,11 +25,16 @@ import {
 export class OffersQueryDto extends ListQueryDto {
   @ValidateIf((_o, value) => value !== undefined)
   @IsUUID('all', { message: 'instanceId must be an instance id' })
+  @ApiPropertyOptional({ format: 'uuid', description: "Only this instance's offers." })
   instanceId?: string;
 
   @ValidateIf((_o, value) => value !== undefined)
   @IsIn(OFFER_CATALOG_STATUSES, {
     message: `catalogStatus must be one of ${OFFER_CATALOG_STATUSES.join(', ')}`,
+  })
+  @ApiPropertyOptional({
+    enum: OFFER_CATALOG_STATUSES,
+    description: 'One view: new, updated, discontinued or current.',
   })
   catalogStatus?: OfferCatalogStatus;
 }
@@ -36,6 +45,12 @@ export class AcknowledgeOffersDto {
   @ArrayMinSize(1, { message: 'ids must name at least one offer' })
   @ArrayMaxSize(500, { message: 'ids may name at most 500 offers' })
   @IsString({ each: true })
+  @ApiProperty({
+    type: [String],
+    minItems: 1,
+    maxItems: 500,
+    description: 'The offers reviewed: their `id`, not the ESD offer ID.',
+  })
   ids: string[];
 }
 
@@ -140,4 +155,93 @@ export function toOfferView(offer: OfferEntity): OfferView {
 export interface AcknowledgeResult {
   acknowledged: string[];
   ignored: { id: string; reason: string }[];
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The same responses as OpenAPI schemas: each class implements its type, so the two cannot drift apart.
+
+@ApiSchema({ name: 'CatalogRunLogEntry' })
+export class CatalogRunLogEntryDto implements CatalogRunLogEntry {
+  @ApiProperty({ format: 'date-time' }) at: string;
+  @ApiProperty({ enum: ['info', 'warn', 'error'] }) level: CatalogRunLogEntry['level'];
+  @ApiProperty() message: string;
+}
+
+@ApiSchema({ name: 'CatalogRunCounts', description: 'What this run changed.' })
+export class CatalogRunCountsDto implements Readonly<CatalogRunResult['counts']> {
+  @ApiProperty({ type: 'integer' }) new: number;
+  @ApiProperty({ type: 'integer' }) updated: number;
+  @ApiProperty({ type: 'integer' }) discontinued: number;
+  @ApiProperty({ type: 'integer' }) unchanged: number;
+  @ApiProperty({ type: 'integer', description: 'Malformed offers; they count as seen.' }) skipped: number;
+}
+
+@ApiSchema({ name: 'CatalogRunSkippedOffer' })
+export class CatalogRunSkippedOfferDto {
+  @ApiPropertyOptional() offerId?: string;
+  @ApiProperty() reason: string;
+}
+
+@ApiSchema({ name: 'CatalogRunResult' })
+export class CatalogRunResultDto implements CatalogRunResult {
+  @ApiProperty({ type: () => CatalogRunCountsDto }) counts: CatalogRunCountsDto;
+  @ApiProperty({ type: [String], description: 'ESD offer IDs.' }) new: string[];
+  @ApiProperty({ type: [String] }) updated: string[];
+  @ApiProperty({ type: [String] }) discontinued: string[];
+  @ApiProperty({ type: () => [CatalogRunSkippedOfferDto] }) skipped: CatalogRunSkippedOfferDto[];
+}
+
+/** A Get Services Definition run (host contract §7 "Catalog run"). */
+@ApiSchema({ name: 'CatalogRun', description: 'A Get Services Definition run.' })
+export class CatalogRunViewDto implements CatalogRunView {
+  @ApiProperty() id: string;
+  @ApiProperty() instanceId: string;
+  @ApiProperty({ enum: CATALOG_RUN_TRIGGERS }) trigger: CatalogRunTrigger;
+  @ApiProperty({ enum: CATALOG_RUN_STATUSES }) status: CatalogRunStatus;
+  @ApiProperty({ type: 'integer', minimum: 0, maximum: 100 }) progress: number;
+  @ApiProperty({ type: 'string', format: 'date-time', nullable: true }) startedAt: string | null;
+  @ApiProperty({ type: 'string', format: 'date-time', nullable: true }) finishedAt: string | null;
+  @ApiProperty({ type: () => [CatalogRunLogEntryDto] }) log: CatalogRunLogEntryDto[];
+  @ApiProperty({ type: () => CatalogRunResultDto, nullable: true }) result: CatalogRunResultDto | null;
+  @ApiProperty({ type: 'string', nullable: true }) error: string | null;
+  @ApiProperty({ format: 'date-time' }) createdAt: string;
+  @ApiProperty({ format: 'date-time' }) updatedAt: string;
+}
+
+/** An offer in its per-status view (host contract §7 "Offer"). */
+@ApiSchema({ name: 'Offer' })
+export class OfferViewDto implements OfferView {
+  @ApiProperty({ description: 'The offer record; acknowledge by this id.' }) id: string;
+  @ApiProperty() instanceId: string;
+  @ApiProperty({ description: 'The ESD offer ID (= the host product code).' }) offerId: string;
+  @ApiProperty() offerUri: string;
+  @ApiProperty() name: string;
+  @ApiProperty({ type: 'string', nullable: true }) shortDescription: string | null;
+  @ApiProperty({ type: 'integer' }) minQuantity: number;
+  @ApiProperty({ type: 'integer' }) maxQuantity: number;
+  @ApiProperty() isReturnable: boolean;
+  @ApiProperty({ enum: OFFER_VENDOR_STATUSES }) vendorStatus: OfferVendorStatus;
+  @ApiProperty({ enum: OFFER_CATALOG_STATUSES }) catalogStatus: OfferCatalogStatus;
+  @ApiProperty({ type: [String], description: 'What the administrator does next in this view.' })
+  nextSteps: string[];
+  @ApiProperty({ type: 'string', nullable: true, description: "The host's id of the product, once pushed." })
+  hostProductRef: string | null;
+  @ApiProperty({ type: 'string', format: 'date-time', nullable: true }) missingSince: string | null;
+  @ApiProperty({ format: 'date-time' }) updatedAt: string;
+}
+
+@ApiSchema({ name: 'IgnoredOffer' })
+export class IgnoredOfferDto {
+  @ApiProperty() id: string;
+  @ApiProperty({
+    description:
+      'Why it stayed in its view: no such offer, already current, discontinued, or a run changed it meanwhile.',
+  })
+  reason: string;
+}
+
+@ApiSchema({ name: 'AcknowledgeResult' })
+export class AcknowledgeResultDto implements AcknowledgeResult {
+  @ApiProperty({ type: [String] }) acknowledged: string[];
+  @ApiProperty({ type: () => [IgnoredOfferDto] }) ignored: IgnoredOfferDto[];
 }

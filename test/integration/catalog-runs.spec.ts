@@ -39,6 +39,7 @@ import { ESD_MIGRATIONS } from '../../src/storage/migrations';
 import { createTestDatabase, type TestDatabase } from '../support/databases';
 import { instanceHelpers, type Json } from '../support/instances';
 import { requireService } from '../support/services';
+import { idleRedisDb } from '../support/worker-process';
 
 const MARKET = { country: 'GR', language: 'el-GR' };
 const SEED = randomInt(1, 1_000_000);
@@ -174,7 +175,7 @@ describe('Get Services Definition (PostgreSQL, Redis, CIS sandbox, reference hos
             redis: {
               host: redisUrl.hostname,
               port: Number(redisUrl.port || 6379),
-              db: randomInt(1, 16),
+              db: await idleRedisDb(redisUrl.toString()),
             },
             dataSource,
             cisTimeoutMs: 5000,
@@ -416,8 +417,8 @@ describe('Get Services Definition (PostgreSQL, Redis, CIS sandbox, reference hos
   });
 
   it('allows one active run per instance: a second trigger answers 409, two at once give one 202', async () => {
-    // Three pages of 500: progress moves page by page and ends at 100.
-    const catalog = await setCatalog(1100);
+    // Three pages of 1000: progress moves page by page and ends at 100.
+    const catalog = await setCatalog(2100);
     const instance = await readyInstance({}, MARKET);
     await queue.pause(true);
     try {
@@ -443,9 +444,9 @@ describe('Get Services Definition (PostgreSQL, Redis, CIS sandbox, reference hos
     expect(run.result.counts.new).toBe(catalog.offers.length);
     const pages = (run.log as Json[]).filter((l) => /^Page \d+:/.test(l.message)).map((l) => l.message);
     expect(pages).toEqual([
-      'Page 1: 500 offers (500 so far).',
-      'Page 2: 500 offers (1000 so far).',
-      'Page 3: 100 offers (1100 so far).',
+      'Page 1: 1000 offers (1000 so far).',
+      'Page 2: 1000 offers (2000 so far).',
+      'Page 3: 100 offers (2100 so far).',
     ]);
     expect((await runToEnd(instance.id)).result.counts.unchanged).toBe(catalog.offers.length);
   });

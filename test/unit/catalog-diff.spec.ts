@@ -1,4 +1,12 @@
-import { diffCatalog, offerContentHash, type StoredOfferState } from '../../src/catalog/catalog-diff';
+import {
+  CatalogResultTally,
+  diffCatalog,
+  diffOfferPage,
+  diffVanished,
+  offerContentHash,
+  type CatalogWritePlan,
+  type StoredOfferState,
+} from '../../src/catalog/catalog-diff';
 import { catalogOfferFrom, type CatalogOffer, type CatalogOfferCheck } from '../../src/catalog/catalog-offer';
 import { parseCisOffer } from '../../src/cis/cis-offers';
 import type { OfferCatalogStatus } from '../../src/catalog/offer.entity';
@@ -267,6 +275,234 @@ describe('catalog diff', () => {
       ['VANISH', 'discontinued'],
     ]);
     expect(plan.unchanged).toEqual(['KEEP']);
+  });
+});
+
+/** The rows after a run wrote `plan` (run `runId`), as the sync's write does: the diff's input for a resume. */
+function applyPlan(
+  rows: readonly StoredOfferState[],
+  plan: CatalogWritePlan,
+  runId: string,
+): StoredOfferState[] {
+  const byId = new Map(rows.map((row) => [row.offerId, { ...row }]));
+  for (const insert of plan.insert) {
+    byId.set(insert.offerId, {
+      offerId: insert.offerId,
+      contentHash: insert.contentHash,
+      catalogStatus: insert.catalogStatus,
+      vendorStatus: insert.vendorStatus,
+      missingSince: insert.missingSince,
+      firstSeenRunId: runId,
+      lastChangedRunId: runId,
+    });
+  }
+  for (const update of plan.update) {
+    const row = byId.get(update.offerId)!;
+    Object.assign(row, {
+      catalogStatus: update.values.catalogStatus,
+      missingSince: update.values.missingSince,
+      lastChangedRunId: runId,
+      ...('contentHash' in update.values
+        ? { contentHash: update.values.contentHash, vendorStatus: update.values.vendorStatus }
+        : {}),
+    });
+  }
+  return [...byId.values()];
+}
+
+/** A run streamed page by page as the sync does it: pages of `size`, one tally, then the vanished check. */
+function streamed(input: {
+  stored: readonly StoredOfferState[];
+  fetched: readonly CatalogOfferCheck[];
+  size: number;
+  runId: string;
+  now: Date;
+  /** Stop after this many pages, as an interrupted attempt does (its pages written). */
+  pages?: number;
+}): { rows: StoredOfferState[]; result: ReturnType<CatalogResultTally['result']> } {
+  let rows = [...input.stored];
+  const tally = new CatalogResultTally();
+  const pageCount = Math.ceil(input.fetched.length / input.size);
+  for (let p = 0; p < Math.min(pageCount, input.pages ?? pageCount); p++) {
+    const page = diffOfferPage({
+      stored: rows,
+      fetched: input.fetched.slice(p * input.size, (p + 1) * input.size),
+      runId: input.runId,
+      decidedBefore: (offerId) => tally.decided(offerId),
+    });
+    tally.addPage(page);
+    rows = applyPlan(rows, page.plan, input.runId);
+  }
+  if (input.pages === undefined || input.pages >= pageCount) {
+    const vanished = diffVanished({
+      stored: rows,
+      seen: (offerId) => tally.seen(offerId),
+      runId: input.runId,
+      now: input.now,
+    });
+    tally.addVerdicts(vanished.verdicts);
+    rows = applyPlan(rows, { insert: [], update: vanished.plan.update, unchanged: [] }, input.runId);
+  }
+  return { rows, result: tally.result() };
+}
+
+describe('catalog diff, page by page and resumed', () => {
+  const RUN = 'run-2';
+  const sortedResult = (r: ReturnType<CatalogResultTally['result']>) => ({
+    ...r,
+    new: [...r.new].sort(),
+    updated: [...r.updated].sort(),
+    discontinued: [...r.discontinued].sort(),
+  });
+
+  /** Ten stored offers and a listing that renames, discontinues, removes, corrupts, repeats and adds some. */
+  function scenario(): { stored: StoredOfferState[]; fetched: CatalogOfferCheck[] } {
+    const offers = Array.from({ length: 10 }, (_, i) => offer(`O${i}`));
+    const stored = offers.map((o, i) =>
+      i === 9 ? stored_(o, 'discontinued', { missingSince: EARLIER }) : stored_(o, i % 2 ? 'current' : 'new'),
+    );
+    const fetched: CatalogOfferCheck[] = [
+      ok(offers[0]),
+      ok({ ...offers[1], name: 'Renamed 1' }),
+      ok({ ...offers[2], vendorStatus: 'Discontinued' }),
+      { ok: false, offerId: 'O3', reason: 'status is missing' },
+      ok(offers[5]),
+      ok(offer('N1')),
+      ok({ ...offers[0], name: 'A repeat of O0 on a later page' }),
+      ok(offers[6]),
+      ok({ ...offers[7], maxQuantity: 99 }),
+      ok(offer('N2', { vendorStatus: 'Discontinued' })),
+      ok(offers[9]),
+    ];
+    // O4 and O8 vanish; O9 comes back.
+    return { stored, fetched };
+  }
+  const stored_ = stored;
+
+  it('pages streamed through one tally give the result and rows of the whole listing at once', () => {
+    const { stored: rows, fetched } = scenario();
+    const whole = diffCatalog({ stored: rows, fetched, now: NOW, runId: RUN });
+    for (const size of [1, 2, 3, 4, 11]) {
+      const paged = streamed({ stored: rows, fetched, size, runId: RUN, now: NOW });
+      expect(paged.result).toEqual(whole.result);
+      expect(paged.rows).toEqual(applyPlan(rows, whole.plan, RUN));
+    }
+    expect(whole.result).toEqual({
+      counts: { new: 1, updated: 3, discontinued: 4, unchanged: 3, skipped: 2 },
+      new: ['N1'],
+      updated: ['O1', 'O7', 'O9'],
+      discontinued: ['O2', 'N2', 'O4', 'O8'],
+      skipped: [
+        { offerId: 'O3', reason: 'status is missing' },
+        { offerId: 'O0', reason: 'offerId appears more than once in the listing' },
+      ],
+    });
+  });
+
+  it('a repeat on a later page is skipped; a malformed entry on an earlier page keeps its row from vanishing', () => {
+    const a = offer('A');
+    const tally = new CatalogResultTally();
+    const first = diffOfferPage({
+      stored: [stored(a)],
+      fetched: [{ ok: false, offerId: 'A', reason: 'name is missing' }, ok(offer('B'))],
+      runId: RUN,
+      decidedBefore: (id) => tally.decided(id),
+    });
+    tally.addPage(first);
+    expect(tally.seen('A')).toBe(true);
+    expect(tally.decided('A')).toBe(false);
+    const second = diffOfferPage({
+      stored: [stored(a)],
+      fetched: [ok(offer('B', { name: 'B again' })), ok(a)],
+      runId: RUN,
+      decidedBefore: (id) => tally.decided(id),
+    });
+    expect(second.skipped).toEqual([
+      { offerId: 'B', reason: 'offerId appears more than once in the listing' },
+    ]);
+    expect(second.verdicts).toEqual([{ offerId: 'A', outcome: 'unchanged' }]);
+    tally.addPage(second);
+    const vanished = diffVanished({
+      stored: [stored(a)],
+      seen: (id) => tally.seen(id),
+      runId: RUN,
+      now: NOW,
+    });
+    expect(vanished).toEqual({ plan: { update: [], unchanged: [] }, verdicts: [] });
+  });
+
+  it.each([0, 1, 2, 3, 4, 5, 6])(
+    'a run interrupted after %i pages of 2 and resumed reports and writes what an uninterrupted run does',
+    (pages) => {
+      const { stored: rows, fetched } = scenario();
+      const uninterrupted = streamed({ stored: rows, fetched, size: 2, runId: RUN, now: NOW });
+      const interrupted = streamed({ stored: rows, fetched, size: 2, runId: RUN, now: NOW, pages });
+      const resumed = streamed({ stored: interrupted.rows, fetched, size: 2, runId: RUN, now: NOW });
+      expect(resumed.result).toEqual(uninterrupted.result);
+      expect(resumed.rows).toEqual(uninterrupted.rows);
+    },
+  );
+
+  it('a resumed run writes nothing again: rows the run already wrote cost no write and are reported once', () => {
+    const { stored: rows, fetched } = scenario();
+    const done = streamed({ stored: rows, fetched, size: 3, runId: RUN, now: NOW });
+    const again = diffCatalog({ stored: done.rows, fetched, now: NOW, runId: RUN });
+    expect(again.plan.insert).toEqual([]);
+    expect(again.plan.update).toEqual([]);
+    expect(sortedResult(again.result)).toEqual(sortedResult(done.result));
+    // Another run sees the same rows as unchanged.
+    const next = diffCatalog({ stored: done.rows, fetched, now: NOW, runId: 'run-3' });
+    expect(next.result.counts).toEqual({ new: 0, updated: 0, discontinued: 0, unchanged: 11, skipped: 2 });
+  });
+
+  it('an offer this run inserted stays new when the listing changes it before the run ends', () => {
+    const a = offer('A');
+    const inserted = stored(a, 'new', { firstSeenRunId: RUN, lastChangedRunId: RUN });
+    const renamed = { ...a, name: 'A, renamed meanwhile' };
+    const page = diffOfferPage({ stored: [inserted], fetched: [ok(renamed)], runId: RUN });
+    expect(page.verdicts).toEqual([{ offerId: 'A', outcome: 'new' }]);
+    expect(page.plan.update).toEqual([
+      {
+        offerId: 'A',
+        outcome: 'updated',
+        values: {
+          ...renamed,
+          contentHash: offerContentHash(renamed),
+          catalogStatus: 'new',
+          missingSince: null,
+        },
+      },
+    ]);
+    const stopped = diffOfferPage({
+      stored: [inserted],
+      fetched: [ok({ ...a, vendorStatus: 'Discontinued' })],
+      runId: RUN,
+    });
+    expect(stopped.verdicts).toEqual([{ offerId: 'A', outcome: 'discontinued' }]);
+    expect(stopped.plan.update[0]).toMatchObject({
+      outcome: 'discontinued',
+      values: { catalogStatus: 'discontinued' },
+    });
+    // The same row seen by a later run is an ordinary new offer: unchanged.
+    expect(diffOfferPage({ stored: [inserted], fetched: [ok(a)], runId: 'run-3' }).verdicts).toEqual([
+      { offerId: 'A', outcome: 'unchanged' },
+    ]);
+  });
+
+  it('a vanished row this run already discontinued is reported discontinued again, another run’s is unchanged', () => {
+    const mine = { offerId: 'M', catalogStatus: 'discontinued' as const, lastChangedRunId: RUN };
+    const older = { offerId: 'O', catalogStatus: 'discontinued' as const, lastChangedRunId: 'run-1' };
+    const { plan, verdicts } = diffVanished({
+      stored: [mine, older],
+      seen: () => false,
+      runId: RUN,
+      now: NOW,
+    });
+    expect(plan).toEqual({ update: [], unchanged: ['M', 'O'] });
+    expect(verdicts).toEqual([
+      { offerId: 'M', outcome: 'discontinued' },
+      { offerId: 'O', outcome: 'unchanged' },
+    ]);
   });
 });
 

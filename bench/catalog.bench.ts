@@ -1,0 +1,448 @@
+/**
+ * catalog: Get Services Definition of a 50,000-offer market on PostgreSQL, measured side by side with its limit
+ * in one run —
+ *  (a) the limit: a bare bulk upsert of the same 50,000 offer rows into `esd_offer` of the same database
+ *      (`INSERT … ON CONFLICT (instance_id, offer_id) DO UPDATE`, 1,000 rows a statement, into a clean table);
+ *  (b) the instance's first sync through the real `CatalogSyncService` into a clean table: the CIS sandbox's
+ *      listing over HTTPS, the checks, the diff, the host push and the writes;
+ *  (c) an unchanged re-sync.
+ * Three rounds of (b), (c), (a), the best of each reported: other work on the machine weighs on all three alike.
+ * Memory is sampled every 10 ms during each sync over a baseline taken after a full collection; a last first
+ * sync is sampled after a full collection each time, which gives the heap the run really holds.
+ * The host catalog is an in-memory counting implementation: the host's own cost is not the plugin's. The CIS
+ * sandbox serves from this process, so its page building counts against (b) and (c), in time and in memory.
+ *
+ * DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test) gets a scratch schema, dropped at the end;
+ * REDIS_URL (default redis://127.0.0.1:6379) a Redis database chosen at random, emptied at the end.
+ */
+import { Module, type INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { getQueueToken } from '@nestjs/bull';
+import type { Queue } from 'bull';
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import * as https from 'node:https';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { DataSource } from 'typeorm';
+import type { CatalogEntry } from '../sandbox/cis/catalog-generator';
+import { CisSandbox } from '../sandbox/cis/cis-sandbox';
+import { principalFromRequest } from '../sandbox/host/principal';
+import { offerContentHash } from '../src/catalog/catalog-diff';
+import { catalogOfferFrom } from '../src/catalog/catalog-offer';
+import { CatalogRunsService } from '../src/catalog/catalog-runs.service';
+import { CATALOG_PAGE_SIZE, CatalogSyncService } from '../src/catalog/catalog-sync.service';
+import { parseCisOffer } from '../src/cis/cis-offers';
+import { QUEUES } from '../src/constants';
+import type {
+  HostCatalog,
+  HostProductInput,
+  HostProductRef,
+  HostProductResult,
+  ProductTypeDefinition,
+} from '../src/host/ports';
+import { MicrosoftEsdModule } from '../src/microsoft-esd.module';
+import { dataSourceOptionsFromUrl } from '../src/storage/database-url';
+import { ESD_ENTITIES } from '../src/storage/entities';
+import { ESD_MIGRATIONS } from '../src/storage/migrations';
+
+const OFFERS = 50_000;
+const MARKET = { country: 'GR', language: 'el-GR' };
+/** Rows per statement of the limit's upsert: 18 parameters a row, well inside PostgreSQL's 65,535. */
+const LIMIT_BATCH = 1000;
+/** Rounds of limit, first sync and re-sync; the best of each is reported. */
+const ROUNDS = 3;
+const MEMORY_SAMPLE_MS = 10;
+/** Samples of the live heap are fewer: each one is a full collection. */
+const MEMORY_PROBE_MS = 100;
+
+/** The host's side, counted rather than kept: what the plugin asked of it. */
+class CountingHostCatalog implements HostCatalog {
+  calls = 0;
+  productTypes = 0;
+  typeValues = 0;
+  products = 0;
+  statusChanges = 0;
+
+  async upsertProductType(definition: ProductTypeDefinition): Promise<void> {
+    this.calls++;
+    this.productTypes++;
+    this.typeValues = definition.properties.reduce((n, p) => n + (p.values?.length ?? 0), 0);
+  }
+
+  async upsertProducts(items: HostProductInput[]): Promise<HostProductResult[]> {
+    this.calls++;
+    this.products += items.length;
+    return items.map((item) => ({
+      instanceId: item.instanceId,
+      code: item.code,
+      hostProductId: `host-${item.code}`,
+      created: true,
+    }));
+  }
+
+  async setProductsStatus(refs: HostProductRef[]): Promise<void> {
+    this.calls++;
+    this.statusChanges += refs.length;
+  }
+
+  reset(): void {
+    Object.assign(this, { calls: 0, productTypes: 0, typeValues: 0, products: 0, statusChanges: 0 });
+  }
+}
+
+/**
+ * Peak growth of RSS and heap over a baseline taken after a full collection, sampled on an interval. With a
+ * `collect` function (`gc`), every sample follows a full collection: the peak is then the live heap.
+ */
+class MemoryPeak {
+  private readonly base = process.memoryUsage();
+  private peak = { rss: this.base.rss, heapUsed: this.base.heapUsed };
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly collect?: () => void) {
+    this.timer = setInterval(() => this.sample(), collect ? MEMORY_PROBE_MS : MEMORY_SAMPLE_MS);
+  }
+
+  sample(): void {
+    this.collect?.();
+    const now = process.memoryUsage();
+    this.peak = {
+      rss: Math.max(this.peak.rss, now.rss),
+      heapUsed: Math.max(this.peak.heapUsed, now.heapUsed),
+    };
+  }
+
+  stop(): { rssMb: number; heapMb: number } {
+    clearInterval(this.timer);
+    this.sample();
+    return {
+      rssMb: (this.peak.rss - this.base.rss) / 2 ** 20,
+      heapMb: (this.peak.heapUsed - this.base.heapUsed) / 2 ** 20,
+    };
+  }
+}
+
+/** `global.gc` without restarting node with --expose-gc: a baseline taken after a full collection is honest. */
+function exposeGc(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
+
+/** One HTTPS call to the sandbox, trusting its CA. */
+function sandboxCall<T>(sandbox: CisSandbox, method: string, path: string, body?: unknown): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      new URL(path, sandbox.url),
+      { method, ca: sandbox.credentials.caPem, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          if ((res.statusCode ?? 500) >= 400) reject(new Error(`sandbox ${path}: ${res.statusCode} ${text}`));
+          else resolve(JSON.parse(text) as T);
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
+/** One call to the plugin's routes as the reference host's admin. */
+async function api<T>(app: INestApplication, method: string, path: string, body?: unknown): Promise<T> {
+  const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+    method,
+    headers: { 'x-principal': 'admin', 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return JSON.parse(text) as T;
+}
+
+/** A ready instance in the market, through the plugin's own Applications Setup routes. */
+async function readyInstance(app: INestApplication, sandbox: CisSandbox): Promise<string> {
+  const c = sandbox.credentials;
+  const clientId = `bench-${randomBytes(4).toString('hex')}`;
+  sandbox.registerClient({ clientId, channelIds: [c.channelId], certificatePem: c.certificatePem });
+  const created = await api<{ id: string }>(app, 'POST', '/esd/instances', {
+    systemName: `BENCH-${randomBytes(3).toString('hex')}`,
+    resourceApi: c.resourceApi,
+    serviceUrl: c.serviceUrl,
+    tenantId: c.tenantId,
+    channelId: c.channelId,
+    clientId,
+    authorityHost: c.authorityHost,
+    caCertificatePem: c.caPem,
+  });
+  const path = `/esd/instances/${created.id}`;
+  await api(app, 'PATCH', path, { certificate: { pem: c.certificatePem, privateKeyPem: c.privateKeyPem } });
+  await api(app, 'PATCH', path, MARKET);
+  await api(app, 'POST', `${path}/test-connection`);
+  return created.id;
+}
+
+const OFFER_COLUMNS = [
+  'id',
+  'instance_id',
+  'offer_id',
+  'offer_uri',
+  'name',
+  'short_description',
+  'product_family',
+  'min_quantity',
+  'max_quantity',
+  'is_returnable',
+  'vendor_status',
+  'catalog_status',
+  'last_modified',
+  'content_hash',
+  'first_seen_run_id',
+  'last_changed_run_id',
+  'host_product_ref',
+  'missing_since',
+] as const;
+
+/** The rows the first sync wrote (run `runId`), as plain column values, computed before the clock starts. */
+function offerRows(instanceId: string, runId: string, offers: readonly CatalogEntry[]): unknown[][] {
+  return offers.flatMap((item, index) => {
+    const check = catalogOfferFrom(parseCisOffer(item, index));
+    if (!check.ok) return [];
+    const o = check.offer;
+    return [
+      [
+        randomUUID(),
+        instanceId,
+        o.offerId,
+        o.offerUri,
+        o.name,
+        o.shortDescription,
+        o.productFamily,
+        o.minQuantity,
+        o.maxQuantity,
+        o.isReturnable,
+        o.vendorStatus,
+        'new',
+        o.lastModified,
+        offerContentHash(o),
+        runId,
+        runId,
+        `host-${o.offerId}`,
+        null,
+      ],
+    ];
+  });
+}
+
+/** The limit: the same rows upserted in bare multi-row statements, the statement text built once. */
+async function bulkUpsert(dataSource: DataSource, rows: readonly unknown[][]): Promise<void> {
+  const updates = OFFER_COLUMNS.filter((c) => c !== 'id' && c !== 'instance_id' && c !== 'offer_id')
+    .map((c) => `${c} = EXCLUDED.${c}`)
+    .join(', ');
+  const statement = (count: number) => {
+    const values = Array.from(
+      { length: count },
+      (_row, r) => `(${OFFER_COLUMNS.map((_c, c) => `$${r * OFFER_COLUMNS.length + c + 1}`).join(', ')})`,
+    ).join(', ');
+    return `INSERT INTO esd_offer (${OFFER_COLUMNS.join(', ')}) VALUES ${values} ON CONFLICT (instance_id, offer_id) DO UPDATE SET ${updates}`;
+  };
+  const full = statement(LIMIT_BATCH);
+  for (let i = 0; i < rows.length; i += LIMIT_BATCH) {
+    const batch = rows.slice(i, i + LIMIT_BATCH);
+    await dataSource.query(batch.length === LIMIT_BATCH ? full : statement(batch.length), batch.flat());
+  }
+}
+
+/** The instance's stored offers. */
+async function countRows(dataSource: DataSource, instanceId: string): Promise<number> {
+  const rows: { n: string }[] = await dataSource.query(
+    'SELECT count(*) AS n FROM esd_offer WHERE instance_id = $1',
+    [instanceId],
+  );
+  return Number(rows[0].n);
+}
+
+async function timed<T>(work: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const started = performance.now();
+  const value = await work();
+  return { ms: performance.now() - started, value };
+}
+
+export async function catalogBench(): Promise<void> {
+  const gc = exposeGc();
+  const baseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const redisBase = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const schema = `esd_bench_${randomBytes(5).toString('hex')}`;
+  const admin = new DataSource({ type: 'postgres', url: baseUrl, poolSize: 1 });
+  await admin.initialize();
+  await admin.query(`CREATE SCHEMA "${schema}"`);
+  const url = new URL(baseUrl);
+  url.searchParams.set('schema', schema);
+
+  const dataSource = new DataSource({
+    ...dataSourceOptionsFromUrl(url.toString()),
+    entities: ESD_ENTITIES,
+    migrations: ESD_MIGRATIONS,
+  });
+  let sandbox: CisSandbox | undefined;
+  let app: INestApplication | undefined;
+  try {
+    await dataSource.initialize();
+    await dataSource.runMigrations();
+    sandbox = await CisSandbox.start({ rateLimitPerMinute: 0, log: () => undefined });
+    const host = new CountingHostCatalog();
+    const redisUrl = new URL(redisBase);
+    redisUrl.pathname = `/${randomInt(1, 16)}`;
+
+    @Module({
+      imports: [
+        MicrosoftEsdModule.forRootAsync({
+          useFactory: async () => ({
+            hostApiVersion: '1.0.0',
+            catalog: host,
+            notifier: { send: async () => undefined },
+            events: { publish: async () => undefined },
+            principal: principalFromRequest,
+            secretKey: randomBytes(32).toString('base64'),
+            redis: redisUrl.toString(),
+            dataSource,
+            worker: false,
+            cisTimeoutMs: 30_000,
+          }),
+        }),
+      ],
+    })
+    class BenchModule {}
+    app = await NestFactory.create(BenchModule, { logger: ['error'] });
+    await app.listen(0, '127.0.0.1');
+
+    const instanceId = await readyInstance(app, sandbox);
+    const catalog = await sandboxCall<{ offers: CatalogEntry[] }>(sandbox, 'POST', '/__sandbox/catalog', {
+      ...MARKET,
+      count: OFFERS,
+      seed: 42,
+    });
+    // Kept compact between the limit's rounds, so it weighs nothing on the syncs' memory.
+    const listing = JSON.stringify(catalog.offers);
+    catalog.offers.length = 0;
+
+    const runs = app.get(CatalogRunsService);
+    const sync = app.get(CatalogSyncService);
+    const syncOnce = async (expect: 'new' | 'unchanged', probe?: () => void) => {
+      const run = await runs.createRun(instanceId, 'manual');
+      if (!run) throw new Error('the instance has an active run already');
+      host.reset();
+      gc();
+      const memory = new MemoryPeak(probe);
+      const { ms, value } = await timed(() => sync.execute(run.id, { number: 1, final: true }));
+      const peak = memory.stop();
+      if (value.outcome !== 'succeeded') {
+        throw new Error(`the ${expect} sync did not succeed: ${JSON.stringify(value)}`);
+      }
+      if (value.result.counts[expect] !== OFFERS || (await countRows(dataSource, instanceId)) !== OFFERS) {
+        throw new Error(`expected ${OFFERS} ${expect} offers, got ${JSON.stringify(value.result.counts)}`);
+      }
+      return { ms, peak, host: { ...host }, runId: run.id };
+    };
+    const clean = () => dataSource.query('TRUNCATE esd_offer CASCADE');
+
+    // Rounds of (a), (b) and (c) one after the other, each in a clean table: the machine's other work weighs on
+    // all three alike, and the best of each is the least disturbed.
+    const rounds: {
+      limit: number;
+      first: Awaited<ReturnType<typeof syncOnce>>;
+      again: Awaited<ReturnType<typeof syncOnce>>;
+    }[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      await clean();
+      const first = await syncOnce('new');
+      const again = await syncOnce('unchanged');
+      // The limit writes the rows this first sync wrote (same run id, so the same foreign-key checks).
+      const rows = offerRows(instanceId, first.runId, JSON.parse(listing) as CatalogEntry[]);
+      await clean();
+      const limit = (await timed(() => bulkUpsert(dataSource, rows))).ms;
+      if ((await countRows(dataSource, instanceId)) !== OFFERS)
+        throw new Error('the limit upserted too few rows');
+      rounds.push({ limit, first, again });
+    }
+    // The live heap of a first sync, garbage collected before every sample: what the run holds, not what the
+    // collector has yet to reclaim. Not timed (the collections cost time).
+    await clean();
+    const live = await syncOnce('new', gc);
+
+    const best = <T>(pick: (r: (typeof rounds)[number]) => T, key: (t: T) => number): T =>
+      rounds.map(pick).reduce((a, b) => (key(b) < key(a) ? b : a));
+    const limit = best(
+      (r) => r.limit,
+      (ms) => ms,
+    );
+    const first = best(
+      (r) => r.first,
+      (f) => f.ms,
+    );
+    const again = best(
+      (r) => r.again,
+      (f) => f.ms,
+    );
+    const worst = (pick: (r: (typeof rounds)[number]) => number) => Math.max(...rounds.map(pick));
+
+    const line = (label: string, value: string) => console.log(`  ${label.padEnd(46)}${value}`);
+    const rate = (ms: number) => `${Math.round(OFFERS / (ms / 1000)).toLocaleString('en')} offers/s`;
+    console.log(
+      `catalog: ${OFFERS.toLocaleString('en')} offers, one market, PostgreSQL + Redis, CIS sandbox over HTTPS, ${CATALOG_PAGE_SIZE} offers a page; best of ${ROUNDS} rounds`,
+    );
+    console.log(
+      '  (host catalog: in-memory counting implementation, the host’s own cost is not ours; the sandbox serves from this process)',
+    );
+    for (const [i, r] of rounds.entries()) {
+      line(
+        `round ${i + 1}: limit / first sync / re-sync`,
+        `${r.limit.toFixed(0)} / ${r.first.ms.toFixed(0)} / ${r.again.ms.toFixed(0)} ms`,
+      );
+    }
+    line('(a) limit: bare bulk upsert of the rows', `${limit.toFixed(0)} ms   ${rate(limit)}`);
+    line(
+      '(b) first sync (all new)',
+      `${first.ms.toFixed(0)} ms   ${rate(first.ms)}   ${(first.ms / limit).toFixed(2)}x the limit (aim ≤ 2)`,
+    );
+    line(
+      '(c) unchanged re-sync',
+      `${again.ms.toFixed(0)} ms   ${rate(again.ms)}   ${(again.ms / first.ms).toFixed(3)}x the first sync (aim < 0.1)`,
+    );
+    line(
+      'peak growth during a first sync (worst round)',
+      `RSS ${worst((r) => r.first.peak.rssMb).toFixed(1)} MB, heap ${worst((r) => r.first.peak.heapMb).toFixed(1)} MB incl. garbage (aim < 100 MB)`,
+    );
+    line(
+      'peak growth during a re-sync (worst round)',
+      `RSS ${worst((r) => r.again.peak.rssMb).toFixed(1)} MB, heap ${worst((r) => r.again.peak.heapMb).toFixed(1)} MB incl. garbage`,
+    );
+    line(
+      'peak live heap growth, first sync',
+      `${live.peak.heapMb.toFixed(1)} MB (a full collection before every sample)`,
+    );
+    line(
+      'host calls, first sync / re-sync',
+      `${first.host.calls} (${first.host.products} products, product type sent ${first.host.productTypes}x with ${first.host.typeValues} URIs) / ${again.host.calls}`,
+    );
+  } finally {
+    if (app) {
+      for (const name of Object.values(QUEUES)) {
+        await app
+          .get<Queue>(getQueueToken(name))
+          .obliterate({ force: true })
+          .catch(() => undefined);
+      }
+      await app.close();
+    }
+    await sandbox?.close();
+    if (dataSource.isInitialized) await dataSource.destroy();
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await admin.destroy();
+  }
+}
