@@ -57,6 +57,9 @@ export class CancellationService {
     if (previous) return previous;
     const started = await this.returns.start({ licenseId, actor, comment });
     if (started.outcome === 'refused') {
+      // A concurrent call may have taken the license back between the first look and the start: the same done.
+      const finished = await this.successfulReturn(licenseId);
+      if (finished) return finished;
       const { reasons } = started.eligibility;
       return {
         outcome: 'failed',

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import * as https from 'node:https';
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates } from 'node:tls';
 import type { LoggerService } from '@nestjs/common';
 import axios, { AxiosError, type AxiosInstance, type AxiosResponse } from 'axios';
 import { logRecord } from '../common/logging/log-record';
@@ -48,8 +48,11 @@ export const DEFAULT_CIS_TIMEOUT_MS = 15_000;
 export function createCisHttpsAgent(
   connection: Pick<ResolvedCisConnection, 'caCertificatePem'>,
 ): https.Agent {
-  const ca = connection.caCertificatePem ? [...rootCertificates, connection.caCertificatePem] : undefined;
-  return new https.Agent({ keepAlive: true, ...(ca ? { ca } : {}) });
+  if (!connection.caCertificatePem) return new https.Agent({ keepAlive: true });
+  // One secure context built once: given `ca` instead, the agent would join every root certificate into its
+  // connection-pool key on each request.
+  const secureContext = createSecureContext({ ca: [...rootCertificates, connection.caCertificatePem] });
+  return new https.Agent({ keepAlive: true, secureContext });
 }
 
 /**
