@@ -9,6 +9,7 @@ import { ESD_OPTIONS } from '../constants';
 import type { HostCatalog, HostProductInput, HostProductRef } from '../host/ports';
 import type { ResolvedEsdOptions } from '../microsoft-esd.options';
 import type { InstanceEntity } from '../settings/instance.entity';
+import { EsdMetrics } from '../observability/metrics.service';
 import { InstancesService } from '../settings/instances.service';
 import { newId } from '../storage/entity-columns';
 import {
@@ -101,6 +102,7 @@ export class CatalogSyncService {
     @Inject(ESD_DATA_SOURCE_TOKEN) private readonly dataSource: DataSource,
     @Inject(ESD_OPTIONS) private readonly options: ResolvedEsdOptions,
     private readonly instances: InstancesService,
+    private readonly metrics: EsdMetrics,
   ) {}
 
   /**
@@ -420,6 +422,7 @@ export class CatalogSyncService {
     status: 'succeeded' | 'failed',
     result: CatalogRunResult | null,
   ): Promise<void> {
+    this.metrics.catalogRunFinished(status, run.startedAt ?? run.createdAt, new Date());
     await announceRunFinished(this.options, run, status, result?.counts ?? null, this.logger);
   }
 }

@@ -557,4 +557,21 @@ describe('Get Services Definition (PostgreSQL, Redis, CIS sandbox, reference hos
     expect((await call('delete', `/esd/instances/${instance.id}`)).status).toBe(204);
     expect(await schedulesOf(instance.id)).toEqual([]);
   });
+
+  it('metrics: a finished run is counted by status with its duration', async () => {
+    const count = async (status: string): Promise<number> => {
+      const res = await call('get', '/esd/metrics', undefined, '');
+      expect(res.status).toBe(200);
+      const line = res.text
+        .split('\n')
+        .find((l) => l.startsWith(`esd_catalog_run_duration_seconds_count{status="${status}"}`));
+      return line === undefined ? 0 : Number(line.split(' ').pop());
+    };
+    const instance = await readyInstance({}, MARKET);
+    await setCatalog(5);
+    const before = { succeeded: await count('succeeded'), failed: await count('failed') };
+    expect((await runToEnd(instance.id)).status).toBe('succeeded');
+    expect(await count('succeeded')).toBe(before.succeeded + 1);
+    expect(await count('failed')).toBe(before.failed);
+  });
 });
