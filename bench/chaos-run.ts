@@ -295,7 +295,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     // Figures.
     const rows = await licenses.find({
-      select: { id: true, provisioningStatus: true, clientTransactionId: true },
+      select: {
+        id: true,
+        provisioningStatus: true,
+        clientTransactionId: true,
+        provisioningErrorCode: true,
+        provisioningErrorMessage: true,
+      },
     });
     const stats = await sandboxStats(sandbox);
     const active = await sandboxControl<{ items: Array<{ id: number; fired: number }> }>(
@@ -327,14 +333,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       (r) => (stats.tokenRequestsByClientTransactionId[r.clientTransactionId] ?? 0) >= 1,
     ).length;
     const synchronized = rows.filter((r) => r.provisioningStatus === 'Synchronized').length;
-    const failed = rows.filter((r) => r.provisioningStatus === 'Failed').length;
+    const failedRows = rows.filter((r) => r.provisioningStatus === 'Failed');
+    const failed = failedRows.length;
+    const failedCodes = [
+      ...new Set(failedRows.map((r) => `${r.provisioningErrorCode}: ${r.provisioningErrorMessage}`)),
+    ];
 
     const checks: ChaosCheck[] = [
       { name: 'licenses stored = ordered', ok: rows.length === N, detail: `${rows.length} / ${N}` },
       {
         name: 'every license Synchronized',
         ok: synchronized === N,
-        detail: `${synchronized} / ${N} (${failed} Failed)`,
+        detail: `${synchronized} / ${N} (${failed} Failed${failed > 0 ? `: ${failedCodes.join('; ')}` : ''})`,
       },
       {
         name: 'tokens created at the sandbox = licenses',
