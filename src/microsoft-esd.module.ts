@@ -25,6 +25,7 @@ import { OpenApiController } from './observability/openapi.controller';
 import { EsdMetrics } from './observability/metrics.service';
 import { LICENSE_CONTROLLERS, LICENSE_PROCESSORS, LICENSE_PROVIDERS } from './licenses/licenses.providers';
 import { EsdHooksService } from './licenses/esd-hooks.service';
+import { WorkerStartupGate } from './common/queues/worker-startup-gate';
 import { MAINTENANCE_PROCESSORS, MAINTENANCE_PROVIDERS } from './maintenance/maintenance.providers';
 import { INSTANCE_CONTROLLERS, INSTANCE_PROVIDERS } from './settings/instances.providers';
 import { SECRET_PROCESSORS, SECRET_PROVIDERS } from './settings/secrets.providers';
@@ -144,6 +145,7 @@ export class MicrosoftEsdModule extends ConfigurableEsdModule {
       ],
       providers: [
         EsdAccessGuard,
+        WorkerStartupGate,
         EsdMetrics,
         CisCallTracker,
         HealthService,

@@ -47,6 +47,11 @@ export interface MicrosoftEsdModuleOptions {
   /** Timeout of each CIS API call. Default 15000 ms. */
   cisTimeoutMs?: number;
   /**
+   * How often a worker node checks that Bull still holds the repeatable jobs (sweeper, token-status sync, each
+   * instance's Get Services Definition) and adds back any a Redis without persistence forgot. Default 60000 ms.
+   */
+  scheduleCheckMs?: number;
+  /**
    * Retries of queued work (token requests, returns, catalog runs) after a transient failure: total attempts
    * (default 8), the first retry's wait bound (default 2000 ms, doubling, with full jitter) and the cap of any
    * one wait (default 60000 ms). A vendor's Retry-After is always honoured.
@@ -74,6 +79,7 @@ export interface ResolvedEsdOptions {
   worker: boolean;
   orderWaitMs: number;
   cisTimeoutMs: number;
+  scheduleCheckMs: number;
   jobRetry: { attempts: number; baseMs: number; maxMs: number };
   clock: { now(): Date };
 }

@@ -1,10 +1,9 @@
 import { InjectQueue } from '@nestjs/bull';
-import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Queue } from 'bull';
 import { DataSource, In } from 'typeorm';
 import { ESD_DATA_SOURCE_TOKEN } from '../common/esd-data-source';
-import { CATALOG_SYNC_JOB, ESD_OPTIONS, QUEUES } from '../constants';
-import type { ResolvedEsdOptions } from '../microsoft-esd.options';
+import { CATALOG_SYNC_JOB, QUEUES } from '../constants';
 import { INSTANCE_DEFAULTS } from '../settings/instance.dto';
 import { InstanceEntity } from '../settings/instance.entity';
 import type { CatalogSyncJobData } from './catalog-runs.service';
@@ -26,32 +25,22 @@ export interface CatalogScheduleEntry {
  * Keeps one Bull repeatable `catalog-sync` job per ready instance, with the instance's cron (UTC) and the
  * instance id as job id — Bull's repeat key is then per instance, and several nodes adding the same schedule
  * add it once. Instances that are not ready (draft, disabled, deleted) have none. {@link sync} compares the
- * database with Bull and adds or removes what differs: worker nodes call it at boot, and the instances
- * service after every change to an instance.
+ * database with Bull and adds or removes what differs: worker nodes call it at boot and every `scheduleCheckMs`
+ * (through the maintenance scheduler, which also adds back schedules a Redis without persistence forgot), and
+ * the instances service after every change to an instance.
  */
 @Injectable()
-export class CatalogScheduler implements OnApplicationBootstrap {
-  private readonly logger = new Logger(CatalogScheduler.name);
-
+export class CatalogScheduler {
   constructor(
     @Inject(ESD_DATA_SOURCE_TOKEN) private readonly dataSource: DataSource,
-    @Inject(ESD_OPTIONS) private readonly options: ResolvedEsdOptions,
     @InjectQueue(QUEUES.catalog) private readonly queue: Queue<CatalogSyncJobData>,
   ) {}
 
-  async onApplicationBootstrap(): Promise<void> {
-    if (!this.options.worker) return;
-    try {
-      await this.sync();
-    } catch (error) {
-      this.logger.error(
-        `Could not bring the catalog schedules in step with the instances: ${error instanceof Error ? error.message : String(error)}`,
-      );
-    }
-  }
-
-  /** Brings the repeatable jobs of every instance — or of one — in step with the database. */
-  async sync(instanceId?: string): Promise<void> {
+  /**
+   * Brings the repeatable jobs of every instance — or of one — in step with the database; answers the instances
+   * whose schedule was added (missing, or with another cron).
+   */
+  async sync(instanceId?: string): Promise<string[]> {
     const instances = await this.dataSource.getRepository(InstanceEntity).find({
       where: { state: 'ready', ...(instanceId === undefined ? {} : { id: In([instanceId]) }) },
       select: { id: true, catalogSchedule: true },
@@ -65,14 +54,17 @@ export class CatalogScheduler implements OnApplicationBootstrap {
     for (const entry of existing) {
       if (wanted.get(entry.instanceId) !== entry.cron) await this.queue.removeRepeatableByKey(entry.key);
     }
+    const added: string[] = [];
     for (const [id, cron] of wanted) {
       if (existing.some((e) => e.instanceId === id && e.cron === cron)) continue;
+      added.push(id);
       await this.queue.add(
         CATALOG_SYNC_JOB,
         { trigger: 'schedule', instanceId: id },
         { repeat: { cron, tz: CATALOG_SCHEDULE_TZ }, jobId: id },
       );
     }
+    return added;
   }
 
   /** The scheduled runs Bull holds. */

@@ -171,6 +171,12 @@ class ModuleOptionsSchema {
   cisTimeoutMs: unknown;
 
   @IsOptional()
+  @IsInt({ message: 'scheduleCheckMs: expected an integer number of milliseconds (1000–3600000)' })
+  @Min(1000, { message: 'scheduleCheckMs: expected an integer number of milliseconds (1000–3600000)' })
+  @Max(3600000, { message: 'scheduleCheckMs: expected an integer number of milliseconds (1000–3600000)' })
+  scheduleCheckMs: unknown;
+
+  @IsOptional()
   @IsObject({ message: 'jobRetry: expected { attempts?, baseMs?, maxMs? }' })
   @ValidateNested()
   jobRetry: unknown;
@@ -218,6 +224,7 @@ const KNOWN_OPTIONS = new Set<string>([
   'worker',
   'orderWaitMs',
   'cisTimeoutMs',
+  'scheduleCheckMs',
   'jobRetry',
   'clock',
 ]);
@@ -283,6 +290,7 @@ export function validateModuleOptions(raw: MicrosoftEsdModuleOptions | undefined
     worker: raw.worker ?? true,
     orderWaitMs: raw.orderWaitMs ?? 5000,
     cisTimeoutMs: raw.cisTimeoutMs ?? 15000,
+    scheduleCheckMs: raw.scheduleCheckMs ?? 60000,
     jobRetry: {
       attempts: retry?.attempts ?? DEFAULT_RETRY_POLICY.maxAttempts,
       baseMs: retry?.baseMs ?? DEFAULT_RETRY_POLICY.baseMs,

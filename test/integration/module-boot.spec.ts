@@ -146,4 +146,21 @@ describe('MicrosoftEsdModule boot', () => {
       apps.pop();
     }
   });
+
+  it('a worker node closed right after its boot closes cleanly, with no unhandled rejection', async () => {
+    const rejections: unknown[] = [];
+    const record = (reason: unknown) => rejections.push(reason);
+    process.on('unhandledRejection', record);
+    try {
+      for (let i = 0; i < 3; i++) {
+        const worker = await boot({});
+        await worker.close();
+        apps.pop();
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    } finally {
+      process.off('unhandledRejection', record);
+    }
+    expect(rejections.map(String)).toEqual([]);
+  });
 });

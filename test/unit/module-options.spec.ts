@@ -31,6 +31,7 @@ describe('module options at boot', () => {
       worker: true,
       orderWaitMs: 5000,
       cisTimeoutMs: 15000,
+      scheduleCheckMs: 60000,
     });
     expect(resolved.secretKey.equals(Buffer.from(secretKey, 'base64'))).toBe(true);
   });
@@ -62,6 +63,11 @@ describe('module options at boot', () => {
     ],
     ['worker', { worker: 'yes' }, 'worker: expected true or false'],
     ['orderWaitMs', { orderWaitMs: -5 }, 'orderWaitMs: expected an integer number of milliseconds (0–60000)'],
+    [
+      'scheduleCheckMs',
+      { scheduleCheckMs: 500 },
+      'scheduleCheckMs: expected an integer number of milliseconds (1000–3600000)',
+    ],
     ['dataSource', { dataSource: {} }, 'dataSource: expected a TypeORM DataSource'],
     ['an unknown option', { redisUrl: 'redis://x' }, 'redisUrl: not an option of the Microsoft ESD module'],
   ])('refuses a bad %s, naming it and what was expected', (_name, patch, expected) => {
