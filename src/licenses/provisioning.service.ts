@@ -91,6 +91,13 @@ export class ProvisioningService {
         return { outcome: 'failed', code };
       }
       if (attempt.final) {
+        // The last attempt may have reached Microsoft (a timeout, a dropped answer): before calling the license
+        // failed, ask once whether the token exists, so a license Microsoft did issue is never left Failed.
+        const found = trail.settled ? null : await this.lookUpQuietly(license);
+        if (found) {
+          if (await this.saveToken(license, found)) await this.announce(license, found);
+          return { outcome: 'synchronized', reconciled: true };
+        }
         await this.fail(
           license,
           EsdErrorCode.PROVISIONING_ATTEMPTS_EXHAUSTED,
@@ -147,6 +154,19 @@ export class ProvisioningService {
     trail.settled = false;
     const saved = await this.saveToken(license, token);
     return { token, reconciled: found !== null, saved };
+  }
+
+  /** The license's token if Microsoft holds one; `null` when it has none or could not be asked. */
+  private async lookUpQuietly(license: LicenseEntity): Promise<CisToken | null> {
+    try {
+      const { client } = await this.instances.clientForInstance(license.instanceId);
+      return await client.getToken(license.clientTransactionId);
+    } catch (error) {
+      this.logger.warn(
+        `License ${license.id}: the last look-up failed too (${codeOf(error instanceof Error ? error : new Error(String(error)))}); a re-sync looks it up first.`,
+      );
+      return null;
+    }
   }
 
   /**
