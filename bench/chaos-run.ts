@@ -2,24 +2,26 @@
  * The chaos run (issue 9, item 1), shared by `bench/chaos.ts` (`npm run test:chaos`) and
  * `test/integration/chaos.spec.ts` (CI size).
  *
- * This process is the web node: the plugin with `worker: false` on a fresh PostgreSQL schema and an idle Redis
- * database, with the CIS sandbox; two worker nodes run in child processes (`dist/bench/chaos-worker.js`, short CIS
- * timeout, small retry backoff). N licenses are ordered through the `order` hook in items of 1–5 with bounded
- * concurrency while the sandbox injects faults on the token routes, a worker is SIGKILLed and restarted now and
- * then, and the plugin's Redis database is flushed once. The sweeper runs as its repeatable job would, but every
- * few seconds instead of every minute: `SweeperService.sweepLicenses(now + ANNOUNCE_GRACE_MS)` from the web node,
- * which is what the maintenance job calls (with the grace moved so an unannounced license is picked up at once).
+ * This process is the web node: the reference host's order pipeline with the plugin mounted `worker: false`, on a
+ * fresh PostgreSQL schema and an idle Redis database, with the CIS sandbox; two worker nodes run in child processes
+ * (`dist/bench/chaos-worker.js`, short CIS timeout, small retry backoff). N licenses are ordered over HTTP —
+ * `POST /host/orders` by a reseller for its customers, items of 1–5, a bounded number at a time — so every answer
+ * the host gives its caller is counted, while the sandbox injects faults on the token routes, a worker is SIGKILLed
+ * and restarted now and then, and the plugin's Redis database is flushed once. Nothing stands in for the plugin's
+ * own recovery: the workers' repeatable `sweeper` job (every minute) finds the work the flush lost, and the workers
+ * add back the schedules the flush forgot (`scheduleCheckMs`, 5 s here).
  */
-import { randomBytes, randomInt } from 'node:crypto';
 import Redis from 'ioredis';
+import { randomBytes, randomInt } from 'node:crypto';
+import type { Server } from 'node:http';
+import request from 'supertest';
 import { HostNotificationRow } from '../sandbox/host/host.entities';
-import { EsdHooksService } from '../src/licenses/esd-hooks.service';
+import type { OrderView } from '../sandbox/host/order-pipeline';
 import { LicenseEntity } from '../src/licenses/license.entity';
 import { WELCOME_TEMPLATE } from '../src/licenses/welcome';
-import { ANNOUNCE_GRACE_MS, SweeperService } from '../src/maintenance/sweeper.service';
 import { startChaosNode, type ChaosNode, type ChaosNodeSetup } from '../test/support/chaos-node';
 import { instanceHelpers } from '../test/support/instances';
-import { orderRequest, seedOffers } from '../test/support/licensing';
+import { pushToHostCatalog, seedOffers } from '../test/support/licensing';
 import { startPluginApp, type PluginApp } from '../test/support/plugin-app';
 import { sandboxControl, sandboxStats } from '../test/support/sandbox-control';
 import { requireService } from '../test/support/services';
@@ -27,14 +29,13 @@ import { idleRedisDb } from '../test/support/worker-process';
 
 export interface ChaosOptions {
   licenses: number;
-  /** Order hook calls in flight at once. */
+  /** Orders in flight at once. */
   concurrency?: number;
   /** SIGKILL + restart of a worker, at random moments of the ordering phase. */
   kills?: number;
   cisTimeoutMs?: number;
   /** Give up converging after this long (from the first order). */
   convergeTimeoutMs?: number;
-  sweepEveryMs?: number;
   log?: (line: string) => void;
 }
 
@@ -47,7 +48,8 @@ export interface ChaosCheck {
 export interface ChaosReport {
   licenses: number;
   items: number;
-  hookAnswers: Record<string, number>;
+  /** What the host answered its caller for each order: `<HTTP status> <outcome of the item>`. */
+  hostAnswers: Record<string, number>;
   synchronized: number;
   failed: number;
   tokensCreated: number;
@@ -57,6 +59,7 @@ export interface ChaosReport {
   licensesWithoutOneWelcome: number;
   kills: number;
   redisFlushed: boolean;
+  /** Sweeper jobs that ran on the workers, and the licenses they enqueued again. */
   sweeps: number;
   sweptRequeued: number;
   faultsFired: Record<string, number>;
@@ -90,7 +93,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const cisTimeoutMs = options.cisTimeoutMs ?? 2000;
   const plannedKills = options.kills ?? 3;
   const convergeTimeoutMs = options.convergeTimeoutMs ?? 15 * 60_000;
-  const sweepEveryMs = options.sweepEveryMs ?? 3000;
   const secretKey = randomBytes(32).toString('base64');
   const redisBase = await requireService('redis');
   const redisDb = await idleRedisDb(redisBase);
@@ -115,8 +117,31 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       (o) => o.status === 'Active' && o.minQuantity <= 1 && o.maxQuantity >= 5,
     );
     if (offers.length === 0) throw new Error('no Active offer orderable in quantities 1–5');
-    const hooks = app.get(EsdHooksService);
-    const sweeper = app.get(SweeperService);
+    // The administrator put them on sale; a reseller signs up its customers.
+    const productOf = await pushToHostCatalog(env.dataSource, instance.id as string, offers);
+    const host = (method: 'post' | 'patch', path: string, who: string, body: object) =>
+      request(app.getHttpServer() as Server)[method](path).set('x-principal', who).send(body);
+    for (const productId of productOf.values()) {
+      const res = await host('patch', `/host/products/${productId}`, 'admin', {
+        active: true,
+        published: true,
+        priceMinor: 14900,
+      });
+      if (res.status !== 200)
+        throw new Error(`could not put ${productId} on sale: ${res.status} ${res.text}`);
+    }
+    const reseller = `reseller:R-${randomBytes(4).toString('hex')}`;
+    const customers: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const res = await host('post', '/host/accounts', reseller, {
+        name: `Πελάτης ${i + 1}`,
+        email: `chaos-${randomBytes(4).toString('hex')}@example.test`,
+        country: 'GR',
+        locale: 'el-GR',
+      });
+      if (res.status !== 201) throw new Error(`could not add a customer: ${res.status} ${res.text}`);
+      customers.push((res.body as { accountId: string }).accountId);
+    }
 
     const nodeSetup: ChaosNodeSetup = {
       databaseUrl: env.databaseUrl,
@@ -124,6 +149,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       secretKey,
       cisTimeoutMs,
       jobRetry: { attempts: 30, baseMs: 200, maxMs: 3000 },
+      scheduleCheckMs: 5000,
     };
     log(`chaos: starting 2 worker processes (Redis db ${redisDb})`);
     workers.push(...(await Promise.all([startChaosNode(nodeSetup), startChaosNode(nodeSetup)])));
@@ -145,11 +171,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     let chaosOn = true;
     let lastChaosAt = Date.now();
 
-    // 429 bursts with Retry-After: 1, every few seconds until the run converges.
-    // A burst is added only once the previous one has fired out: bursts piling up faster than the (slowed) traffic
-    // consumes them would answer 429 to everything for ever — a storm no retry policy converges through.
+    // 429 bursts with Retry-After: 1, every few seconds while at least a tenth of the licenses still wait. A burst is
+    // added only once the previous one has fired out, and none near the end: with few licenses left, the same few
+    // would take every 429 of every burst — no longer a burst but a refusal to serve them, which ends, by design,
+    // in their retries running out.
+    let progress = 0;
     const burst = async () => {
-      if (!chaosOn) return;
+      if (!chaosOn || progress > 0.9) return;
       const { items } = await sandboxControl<{ items: Array<{ id: number }> }>(
         sandbox,
         'get',
@@ -165,29 +193,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     };
     timers.push(setInterval(() => void burst().catch(() => undefined), 4000));
 
-    // The sweeper, as the maintenance job runs it.
-    let sweeps = 0;
-    let sweptRequeued = 0;
-    let sweeping = false;
-    timers.push(
-      setInterval(() => {
-        if (sweeping) return;
-        sweeping = true;
-        sweeper
-          .sweepLicenses(new Date(Date.now() + ANNOUNCE_GRACE_MS))
-          .then((r) => {
-            sweeps += 1;
-            sweptRequeued += r.requeued.length;
-          })
-          .catch((error: unknown) => log(`chaos: sweep failed: ${String(error)}`))
-          .finally(() => (sweeping = false));
-      }, sweepEveryMs),
-    );
-
     // Orders.
     const sizes = itemSizes(N);
-    const hookAnswers: Record<string, number> = {};
-    const answer = (key: string) => (hookAnswers[key] = (hookAnswers[key] ?? 0) + 1);
+    const hostAnswers: Record<string, number> = {};
+    const answer = (key: string) => (hostAnswers[key] = (hostAnswers[key] ?? 0) + 1);
     let next = 0;
     let ordered = 0;
     const started = Date.now();
@@ -196,12 +205,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         const q = sizes[next++];
         const offer = offers[randomInt(0, offers.length)];
         try {
-          const result = await hooks.order(orderRequest(instance.id as string, offer, q));
-          answer(result.outcome);
+          const res = await host('post', '/host/orders', reseller, {
+            customerAccountId: customers[randomInt(0, customers.length)],
+            items: [{ productId: productOf.get(offer.offerId), quantity: q }],
+          });
+          const items = (res.body as Partial<OrderView>).items ?? [];
+          answer(`${res.status} ${items.map((item) => item.outcome).join(',') || 'no items'}`);
+          if (res.status >= 500) log(`chaos: the host answered ${res.status}: ${res.text}`);
         } catch (error: unknown) {
-          // The host would answer its caller 5xx for a hook that throws.
-          answer('threw');
-          log(`chaos: order hook threw: ${error instanceof Error ? error.message : String(error)}`);
+          answer('no answer');
+          log(`chaos: an order got no answer: ${error instanceof Error ? error.message : String(error)}`);
         }
         ordered += q;
       }
@@ -217,7 +230,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const chaosLoop = async () => {
       while (chaosOn && (killPoints.length > 0 || !redisFlushed)) {
         await sleep(500);
-        const progress = (await licenses.countBy({ provisioningStatus: 'Synchronized' })) / N;
+        progress = (await licenses.countBy({ provisioningStatus: 'Synchronized' })) / N;
         if (!redisFlushed && progress >= flushPoint) {
           const redis = new Redis(redisBase, { db: redisDb, lazyConnect: true, maxRetriesPerRequest: 1 });
           await redis.connect();
@@ -291,7 +304,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     chaosOn = false;
     await chaosDone;
     for (const timer of timers) clearInterval(timer);
-    while (sweeping) await sleep(50);
+    const swept = [...retired, ...workers].flatMap((w) => w.sweeps());
+    const sweeps = swept.length;
+    const sweptRequeued = swept.reduce((a, b) => a + b, 0);
 
     // Figures.
     const rows = await licenses.find({
@@ -367,9 +382,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         detail: `${notes.length} rows, ${dedupeKeys} dedupe keys, ${licensesWithoutOneWelcome} licenses without exactly one`,
       },
       {
-        name: 'no 5xx answered to the host',
-        ok: (hookAnswers.threw ?? 0) === 0,
-        detail: JSON.stringify(hookAnswers),
+        name: 'no 5xx answered by the host, every order placed',
+        ok: Object.entries(hostAnswers).every(([key]) => /^201 /.test(key)),
+        detail: JSON.stringify(hostAnswers),
       },
       {
         name: 'chaos applied',
@@ -381,7 +396,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     return {
       licenses: N,
       items: sizes.length,
-      hookAnswers,
+      hostAnswers,
       synchronized,
       failed,
       tokensCreated: stats.tokensCreated,
@@ -411,14 +426,14 @@ export function formatChaosReport(report: ChaosReport): string[] {
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   return [
     `chaos run: ${report.licenses} licenses in ${report.items} items`,
-    `  hook answers:          ${JSON.stringify(report.hookAnswers)}`,
+    `  host answers:          ${JSON.stringify(report.hostAnswers)}`,
     `  synchronized:          ${report.synchronized} (failed ${report.failed})`,
     `  tokens created:        ${report.tokensCreated}`,
     `  ctids replayed:        ${report.ctidsRequestedTwice} (requested again, answered as replays, no new token)`,
     `  welcome notifications: ${report.welcomeNotifications} (licenses without exactly one: ${report.licensesWithoutOneWelcome})`,
     `  chaos:                 ${report.kills} worker SIGKILLs + restarts, Redis flushed: ${report.redisFlushed}`,
     `  faults fired:          ${JSON.stringify(report.faultsFired)}`,
-    `  sweeps:                ${report.sweeps} (licenses re-enqueued: ${report.sweptRequeued})`,
+    `  sweeper jobs:          ${report.sweeps} (licenses re-enqueued: ${report.sweptRequeued})`,
     `  ordering took          ${s(report.orderingMs)}`,
     `  converged in           ${s(report.convergeMs)} from the first order, ${s(report.convergeAfterLastChaosMs)} after the last chaos event`,
     ...report.checks.map((c) => `  ${c.ok ? 'PASS' : 'FAIL'} ${c.name}: ${c.detail}`),

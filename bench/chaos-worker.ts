@@ -5,13 +5,15 @@
  * retry backoff. Configured by environment:
  *
  * - DATABASE_URL, REDIS_URL (`redis://host:port/<db>`), ESD_SECRET_KEY (the sealing key the web node uses);
- * - CHAOS_CIS_TIMEOUT_MS (default 2000), CHAOS_JOB_RETRY (JSON `{ attempts, baseMs, maxMs }`);
+ * - CHAOS_CIS_TIMEOUT_MS (default 2000), CHAOS_JOB_RETRY (JSON `{ attempts, baseMs, maxMs }`),
+ *   CHAOS_SCHEDULE_CHECK_MS (the module's `scheduleCheckMs`);
  * - CHAOS_WORKER (`false`: a web-only node), PORT (0: a free one).
  *
  * It prints `Chaos worker: <url>` once it listens with its processors registered, and `chaos-worker handled
  * <licenseId>` each time a provisioning job completes *in this process* (Bull's local `completed` event fires only
  * on the node that ran the job), so a parent process can count which node handled which license; and
- * `chaos-worker catalog job <name> <jobId>` each time this process starts a `esd-catalog` job.
+ * `chaos-worker catalog job <name> <jobId>` each time this process starts a `esd-catalog` job; and `chaos-worker swept
+ * <n>` each time a `sweeper` job completes here, with the number of licenses it enqueued again.
  */
 // The plugin's public entry first, as the reference host loads it (plugin-loader.ts): importing deep modules first
 // can enter the plugin's import graph at a point where a provider list is not yet defined.
@@ -28,11 +30,14 @@ import { HOST_ENTITIES } from '../sandbox/host/host.entities';
 import { HOST_ESD_HOOKS, HostOrdersController } from '../sandbox/host/host-orders.controller';
 import { ReferenceHostCatalog, ReferenceHostEvents, ReferenceHostNotifier } from '../sandbox/host/host-ports';
 import { principalFromRequest } from '../sandbox/host/principal';
+import { SWEEPER_JOB } from '../src/constants';
 import type { ProvisionLicenseJobData } from '../src/licenses/provisioning-queue';
+import type { SweepResult } from '../src/maintenance/sweeper.service';
 
 export const CHAOS_WORKER_READY = 'Chaos worker:';
 export const CHAOS_WORKER_HANDLED = 'chaos-worker handled ';
 export const CHAOS_WORKER_CATALOG = 'chaos-worker catalog job ';
+export const CHAOS_WORKER_SWEPT = 'chaos-worker swept ';
 
 function required(name: string): string {
   const value = process.env[name];
@@ -72,6 +77,9 @@ async function main(): Promise<void> {
           worker: process.env.CHAOS_WORKER !== 'false',
           cisTimeoutMs: Number(process.env.CHAOS_CIS_TIMEOUT_MS ?? 2000),
           ...(jobRetry ? { jobRetry } : {}),
+          ...(process.env.CHAOS_SCHEDULE_CHECK_MS
+            ? { scheduleCheckMs: Number(process.env.CHAOS_SCHEDULE_CHECK_MS) }
+            : {}),
         }),
       }),
     ],
@@ -89,6 +97,12 @@ async function main(): Promise<void> {
   const catalog = app.get<Queue>(getQueueToken(QUEUES.catalog));
   catalog.on('active', (job: Job) => {
     process.stdout.write(`${CHAOS_WORKER_CATALOG}${job.name} ${String(job.id)}\n`);
+  });
+  const maintenance = app.get<Queue>(getQueueToken(QUEUES.maintenance));
+  maintenance.on('completed', (job: Job, result: { licenses?: SweepResult } | undefined) => {
+    if (job.name === SWEEPER_JOB) {
+      process.stdout.write(`${CHAOS_WORKER_SWEPT}${result?.licenses?.requeued.length ?? 0}\n`);
+    }
   });
   await app.listen(Number(process.env.PORT ?? 0), '127.0.0.1');
   const address = (app.getHttpServer() as Server).address() as AddressInfo;

@@ -14,7 +14,7 @@ import {
   HostOrderItemRow,
   HostOrderRow,
 } from '../../sandbox/host/host.entities';
-import { ReferenceHostCatalog, ReferenceHostEvents } from '../../sandbox/host/host-ports';
+import { ReferenceHostEvents } from '../../sandbox/host/host-ports';
 import type { InvoiceView } from '../../sandbox/host/invoices';
 import { HOST_MIGRATIONS } from '../../sandbox/host/migrations';
 import type { OrderView } from '../../sandbox/host/order-pipeline';
@@ -22,7 +22,7 @@ import type { HostEvent } from '../../src/host/ports';
 import { LicenseEntity } from '../../src/licenses/license.entity';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../support/databases';
 import { instanceHelpers, type Json } from '../support/instances';
-import { seedOffers, type VendorOffer } from '../support/licensing';
+import { pushToHostCatalog, seedOffers, type VendorOffer } from '../support/licensing';
 import { startPluginApp, type PluginApp } from '../support/plugin-app';
 import { sandboxControl } from '../support/sandbox-control';
 
@@ -95,24 +95,8 @@ describe('Reference host: orders, invoices and credit notes (PostgreSQL, Redis, 
     instance = await readyInstance({}, MARKET);
     offers = await seedOffers(env.dataSource, env.sandbox, instance.id, MARKET, 12);
     // The products a Get Services Definition run would push, through the host's own catalog port.
-    const pushed = await new ReferenceHostCatalog(env.dataSource, 'EUR').upsertProducts(
-      offers.map((o) => ({
-        instanceId: instance.id,
-        code: o.offerId,
-        name: o.name,
-        description: o.shortDescription ?? '',
-        productType: 'MICROSOFT_ESD',
-        properties: { offerUri: o.offerUri },
-        charge: 'one-time-prepaid',
-        currency: 'EUR',
-        returnable: o.isReturnable,
-        minQuantity: o.minQuantity,
-        maxQuantity: o.maxQuantity,
-        catalogStatus: 'new',
-        defaults: { priceMinor: 0, active: false, published: false },
-      })),
-    );
-    for (const p of pushed) productOf.set(p.code, p.hostProductId);
+    for (const [code, id] of await pushToHostCatalog(env.dataSource, instance.id, offers))
+      productOf.set(code, id);
     customer = await account(asReseller, 'Μαρία Παπαδοπούλου');
     othersCustomer = await account(`reseller:${otherReseller}`, 'Νίκος Γεωργίου');
   }, 60_000);

@@ -17,6 +17,7 @@ const MAIN =
 const READY = /Chaos worker: (http:\/\/\S+)/;
 const HANDLED = /^chaos-worker handled (\S+)$/gm;
 const CATALOG = /^chaos-worker catalog job (\S+ \S+)$/gm;
+const SWEPT = /^chaos-worker swept (\d+)$/gm;
 
 export interface ChaosNodeSetup {
   databaseUrl: string;
@@ -24,6 +25,8 @@ export interface ChaosNodeSetup {
   secretKey: string;
   cisTimeoutMs?: number;
   jobRetry?: { attempts?: number; baseMs?: number; maxMs?: number };
+  /** The module's `scheduleCheckMs`. */
+  scheduleCheckMs?: number;
   /** false: a web-only node (no queue processors). Default true. */
   worker?: boolean;
 }
@@ -37,6 +40,8 @@ export interface ChaosNode {
   handled(): string[];
   /** `<name> <id>` of the `esd-catalog` jobs this process started (a repeatable job's id names its tick). */
   catalogJobs(): string[];
+  /** The licenses each `sweeper` job that completed in this process enqueued again, one number a job. */
+  sweeps(): number[];
   kill(signal: NodeJS.Signals): Promise<void>;
   stop(graceMs?: number): Promise<void>;
 }
@@ -52,6 +57,7 @@ export async function startChaosNode(setup: ChaosNodeSetup, timeoutMs = 60_000):
       ESD_SECRET_KEY: setup.secretKey,
       CHAOS_CIS_TIMEOUT_MS: String(setup.cisTimeoutMs ?? 2000),
       ...(setup.jobRetry ? { CHAOS_JOB_RETRY: JSON.stringify(setup.jobRetry) } : {}),
+      ...(setup.scheduleCheckMs ? { CHAOS_SCHEDULE_CHECK_MS: String(setup.scheduleCheckMs) } : {}),
       CHAOS_WORKER: setup.worker === false ? 'false' : 'true',
       PORT: '0',
     },
@@ -83,6 +89,7 @@ export async function startChaosNode(setup: ChaosNodeSetup, timeoutMs = 60_000):
     output: () => output,
     handled: () => [...output.matchAll(HANDLED)].map((m) => m[1]),
     catalogJobs: () => [...output.matchAll(CATALOG)].map((m) => m[1]),
+    sweeps: () => [...output.matchAll(SWEPT)].map((m) => Number(m[1])),
     kill,
     stop: async (graceMs = 10_000) => {
       if (gone()) return;

@@ -6,6 +6,7 @@ import { randomInt, randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import type { CatalogEntry } from '../../sandbox/cis/catalog-generator';
 import type { CisSandbox } from '../../sandbox/cis/cis-sandbox';
+import { ReferenceHostCatalog } from '../../sandbox/host/host-ports';
 import { OfferEntity } from '../../src/catalog/offer.entity';
 import type { OrderRequest } from '../../src/host/hooks';
 import type { LicenseEntity } from '../../src/licenses/license.entity';
@@ -63,6 +64,35 @@ export async function seedOffers(
     })),
   );
   return offers;
+}
+
+/**
+ * The host products a Get Services Definition run would push for `offers` (inactive, unpublished, price 0), through
+ * the reference host's own catalog port; answers the host product id by offer id.
+ */
+export async function pushToHostCatalog(
+  dataSource: DataSource,
+  instanceId: string,
+  offers: readonly VendorOffer[],
+): Promise<Map<string, string>> {
+  const pushed = await new ReferenceHostCatalog(dataSource, 'EUR').upsertProducts(
+    offers.map((o) => ({
+      instanceId,
+      code: o.offerId,
+      name: o.name,
+      description: o.shortDescription ?? '',
+      productType: 'MICROSOFT_ESD',
+      properties: { offerUri: o.offerUri },
+      charge: 'one-time-prepaid' as const,
+      currency: 'EUR',
+      returnable: o.isReturnable,
+      minQuantity: o.minQuantity,
+      maxQuantity: o.maxQuantity,
+      catalogStatus: 'new' as const,
+      defaults: { priceMinor: 0, active: false, published: false },
+    })),
+  );
+  return new Map(pushed.map((p) => [p.code, p.hostProductId]));
 }
 
 /** An order item for `quantity` units of `offer` by a fresh customer, with `patch` on top. */
