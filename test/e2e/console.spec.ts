@@ -288,7 +288,13 @@ describe('Reference host console in Chromium (SQLite, Redis, CIS sandbox)', () =
     await licenseRow.getByRole('button', { name: /^Hide key of / }).click();
     expect(await licenseRow.locator('code.key-masked').textContent()).toBe(license.tokenMasked);
     expect(await page.content()).not.toContain(key);
-    await page.screenshot({ path: path.join(OUTPUT_DIR, 'console.png'), fullPage: true });
+    const screenshot = path.join(OUTPUT_DIR, 'console.png');
+    fs.rmSync(screenshot, { force: true });
+    await page.screenshot({ path: screenshot, fullPage: true });
+    // A PNG of the page as it stands, not an empty file: the signature and a size a blank page never has.
+    const png = fs.readFileSync(screenshot);
+    expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
+    expect(png.length).toBeGreaterThan(20_000);
 
     // The customer asks to cancel; the admin accepts in the cancellation requests.
     await page.getByLabel('Act as').selectOption('customer');

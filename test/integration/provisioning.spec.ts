@@ -257,6 +257,29 @@ describe('Ordering and provisioning (PostgreSQL, Redis, CIS sandbox)', () => {
     expect(await welcomes([row.id])).toHaveLength(1);
   });
 
+  it('a garbled answer to the token request: an unknown outcome, looked up on the next attempt, one token', async () => {
+    await control('post', '/__sandbox/faults', {
+      method: 'POST',
+      path: '/tokens$',
+      malformed: true,
+      times: 1,
+    });
+    const before = await stats();
+    const request = orderRequest(instance.id, offerFor(1), 1);
+    expect((await hooks.order(request)).outcome).toBe('done');
+    const [row] = await licensesOf(request.hostOrderItemId);
+    const after = await stats();
+    expect(row).toMatchObject({
+      provisioningStatus: 'Synchronized',
+      attempts: 2,
+      provisioningErrorCode: null,
+    });
+    expect(after.tokensCreated - before.tokensCreated).toBe(1);
+    expect(callsSince(before, after, TOKEN_ROUTE)).toBe(2);
+    expect(callsSince(before, after, LOOKUP_ROUTE)).toBe(1);
+    expect(await welcomes([row.id])).toHaveLength(1);
+  });
+
   it('503, 503, 503, then success: Synchronized, each 503 absorbed by one job attempt that looks the transaction up first', async () => {
     const fault = await control<ActiveFault>('post', '/__sandbox/faults', {
       method: 'POST',
