@@ -83,6 +83,7 @@ export class LicensesController {
   @ApiEsdErrors(
     EsdErrorCode.NOT_FOUND,
     EsdErrorCode.LICENSE_NOT_PROVISIONED,
+    EsdErrorCode.ALREADY_CANCELLED,
     EsdErrorCode.SEALED_SECRET_UNREADABLE,
   )
   resend(@Param('id') id: string, @Req() request: unknown): Promise<LicenseView> {

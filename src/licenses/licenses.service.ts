@@ -105,6 +105,8 @@ export class LicensesService {
     const license = await this.dataSource.getRepository(LicenseEntity).findOneBy({ id });
     if (!license || !maySee(viewer, license)) throw notFound();
     requireProvisioned(license);
+    // Microsoft took a cancelled license's key back: sending it again would hand the customer a dead key.
+    if (license.status !== 'active') throw new EsdError(EsdErrorCode.ALREADY_CANCELLED);
     const resendId = randomUUID();
     await this.options.notifier.send(
       welcomeNotification(

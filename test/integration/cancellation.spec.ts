@@ -25,6 +25,7 @@ import { newId } from '../../src/storage/entity-columns';
 import { instanceHelpers, type Json } from '../support/instances';
 import { orderRequest, seedOffers, type VendorOffer } from '../support/licensing';
 import { startPluginApp, type PluginApp } from '../support/plugin-app';
+import { asReseller, newAccount, withParties, type OrderParties } from '../support/roles';
 import {
   advanceSandboxClock,
   redeemSandboxToken,
@@ -38,6 +39,10 @@ const RETURNS_ROUTE = 'POST /channels/:channelId/returns';
 const STATUS_ROUTE = 'POST /channels/:channelId/tokens/status';
 const DAY_MS = 24 * 60 * 60 * 1000;
 const PRICE = { amountMinor: 14900, currency: 'EUR' };
+/** `jobRetry.attempts` of the suite: how many times a return job tries before it gives up. */
+const JOB_ATTEMPTS = 5;
+/** The end customer's name on every order of the suite (`orderRequest`). */
+const CUSTOMER_NAME = 'Μαρία Παπαδοπούλου';
 
 /** The plugin's clock, which a test moves; the system clock stays where it is. */
 const pluginClock = { offsetMs: 0, now: () => new Date(Date.now() + pluginClock.offsetMs) };
@@ -62,12 +67,17 @@ describe('Cancelling licenses (PostgreSQL, Redis, CIS sandbox)', () => {
     env.dataSource.getRepository(CancellationRequestEntity).findOneByOrFail({ id });
   const returnable = () => offers.find((o) => o.isReturnable && o.status === 'Active' && o.minQuantity <= 1)!;
 
-  /** One license bought through the real `order` hook, Synchronized; with its customer's principal header. */
+  /**
+   * One license bought through the real `order` hook, Synchronized; with its customer's principal header. With
+   * `parties`, for that customer, sold by that reseller and billed to that account.
+   */
   async function buy(
     onInstance: Json = instance,
     offer: VendorOffer = returnable(),
+    parties?: OrderParties,
   ): Promise<{ license: LicenseEntity; customer: string; who: string }> {
-    const request = orderRequest(onInstance.id, offer, 1);
+    const base = orderRequest(onInstance.id, offer, 1);
+    const request = parties ? withParties(base, parties) : base;
     const result: OrderResult = await hooks.order(request);
     expect(result.outcome).toBe('done');
     const [row] = await env.dataSource
@@ -100,6 +110,31 @@ describe('Cancelling licenses (PostgreSQL, Redis, CIS sandbox)', () => {
     return rows.filter((n) => (JSON.parse(n.data) as { licenseId: string }).licenseId === licenseId);
   }
 
+  /** A notification as the host received it: addressee, dedupe key and data, parsed. */
+  const received = (n: HostNotificationRow) => ({
+    dedupeKey: n.dedupeKey,
+    toAccountId: n.toAccountId,
+    to: JSON.parse(n.to) as Json,
+    data: JSON.parse(n.data) as Json,
+  });
+
+  /** The one decided notification of a license, once the return's hand-over sent it. */
+  async function decidedOf(licenseId: string): Promise<ReturnType<typeof received>> {
+    const rows = await until(
+      () => notificationsOf('esd.cancellation.decided', licenseId),
+      (found) => found.length > 0,
+    );
+    expect(rows).toHaveLength(1);
+    return received(rows[0]);
+  }
+
+  /** How the end customer of `license` is addressed: account, and the name and e-mail of the order. */
+  const customerAddress = (license: LicenseEntity) => ({
+    accountId: license.customerAccountId,
+    email: `${license.customerAccountId}@example.test`,
+    name: CUSTOMER_NAME,
+  });
+
   const requestAs = (who: string, licenseId: string, body: unknown = {}) =>
     call('post', `/esd/my/licenses/${licenseId}/cancellation-request`, body, who);
   const withdrawAs = (who: string, licenseId: string) =>
@@ -116,7 +151,11 @@ describe('Cancelling licenses (PostgreSQL, Redis, CIS sandbox)', () => {
   beforeAll(async () => {
     env = await startPluginApp({
       redisDb: randomInt(1, 16),
-      options: { orderWaitMs: 15_000, jobRetry: { attempts: 5, baseMs: 50, maxMs: 200 }, clock: pluginClock },
+      options: {
+        orderWaitMs: 15_000,
+        jobRetry: { attempts: JOB_ATTEMPTS, baseMs: 50, maxMs: 200 },
+        clock: pluginClock,
+      },
     });
     hooks = env.app.get(EsdHooksService);
     instance = await readyInstance({}, MARKET);
@@ -398,7 +437,7 @@ describe('Cancelling licenses (PostgreSQL, Redis, CIS sandbox)', () => {
   });
 
   it('redeemed between the request and the decision, status check unavailable: Microsoft’s refusal is recorded', async () => {
-    const { license, who } = await buy();
+    const { license, customer, who } = await buy();
     const created = await requestAs(who, license.id);
     await redeemSandboxToken(env.sandbox, license.clientTransactionId);
     await sandboxControl(env.sandbox, 'post', '/__sandbox/faults', {
@@ -429,6 +468,27 @@ describe('Cancelling licenses (PostgreSQL, Redis, CIS sandbox)', () => {
     expect(after.returnsCreated).toBe(before.returnsCreated);
     const view = await call('get', `/esd/cancellation-requests?licenseId=${license.id}`);
     expect(view.body.items[0]).toMatchObject({ status: 'failed', failure: { code: 'TOKEN_REDEEMED' } });
+
+    // The requester hears the outcome once Microsoft answered: accepted by the provider, refused by Microsoft.
+    const decided = await decidedOf(license.id);
+    expect(decided).toEqual({
+      dedupeKey: `esd.cancellation.decided:${created.body.id}`,
+      toAccountId: customer,
+      to: customerAddress(license),
+      data: {
+        licenseId: license.id,
+        requestId: created.body.id,
+        productName: license.productName,
+        decision: 'accepted',
+        decisionComment: null,
+        outcome: 'failed',
+        reason: { code: 'TOKEN_REDEEMED', message: ret.reasonMessage },
+        credit: null,
+      },
+    });
+    expect(
+      await env.dataSource.getRepository(HostEventRow).findOneBy({ id: `licenseCancelled:${license.id}` }),
+    ).toBeNull();
   });
 
   it('the plugin’s clock 31 days past the purchase: not eligible, with the deadline that passed', async () => {
@@ -577,8 +637,8 @@ describe('Cancelling licenses (PostgreSQL, Redis, CIS sandbox)', () => {
     await repo.insert(
       mine.map(({ createdAt: _c, updatedAt: _u, ...o }) => ({ ...o, id: newId(), instanceId: auto.id })),
     );
-    const { license, who } = await buy(auto);
-    const created = await requestAs(who, license.id);
+    const { license, customer, who } = await buy(auto);
+    const created = await requestAs(who, license.id, { comment: 'Not needed after all.' });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({
       status: 'accepted',
@@ -589,6 +649,37 @@ describe('Cancelling licenses (PostgreSQL, Redis, CIS sandbox)', () => {
       (r) => r.status === 'executed',
     );
     expect((await licenseRow(license.id)).status).toBe('cancelled');
+
+    // Told on receipt, and told the outcome with the credit, both addressed to the customer who asked.
+    const receipts = (await notificationsOf('esd.cancellation.requested', license.id)).map(received);
+    expect(receipts).toEqual([
+      {
+        dedupeKey: `esd.cancellation.requested:${created.body.id}`,
+        toAccountId: customer,
+        to: customerAddress(license),
+        data: {
+          licenseId: license.id,
+          requestId: created.body.id,
+          productName: license.productName,
+          comment: 'Not needed after all.',
+        },
+      },
+    ]);
+    expect(await decidedOf(license.id)).toEqual({
+      dedupeKey: `esd.cancellation.decided:${created.body.id}`,
+      toAccountId: customer,
+      to: customerAddress(license),
+      data: {
+        licenseId: license.id,
+        requestId: created.body.id,
+        productName: license.productName,
+        decision: 'accepted',
+        decisionComment: null,
+        outcome: 'executed',
+        reason: null,
+        credit: PRICE,
+      },
+    });
   });
 
   it('a return whose job was lost: the sweeper enqueues it again and it completes', async () => {
@@ -648,6 +739,304 @@ describe('Cancelling licenses (PostgreSQL, Redis, CIS sandbox)', () => {
       'VALIDATION_FAILED',
     );
     for (const x of [a, b]) await withdrawAs(x.who, x.license.id);
+  });
+
+  it('a reseller requests for its customer (billed to the customer), withdraws, requests again, and is told on receipt and decision', async () => {
+    const reseller = newAccount('res');
+    const customer = newAccount('cust');
+    const { license } = await buy(instance, returnable(), { customer, reseller, billTo: customer });
+    // R sees this license only as its reseller: the Bill-To account is the customer's.
+    expect([license.customerAccountId, license.billToAccountId, license.resellerAccountId]).toEqual([
+      customer,
+      customer,
+      reseller,
+    ]);
+    const who = asReseller(reseller);
+    const other = asReseller(newAccount('res'));
+    const before = await stats();
+
+    expect((await eligibilityAs(who, license.id)).body).toMatchObject({
+      eligible: true,
+      reasons: [],
+      request: null,
+    });
+    expectError(await eligibilityAs(other, license.id), 404, 'NOT_FOUND');
+    expectError(await requestAs(other, license.id), 404, 'NOT_FOUND');
+
+    const first = await requestAs(who, license.id, { comment: 'The customer ordered it twice.' });
+    expect(first.status).toBe(201);
+    expect(first.body).toMatchObject({
+      licenseId: license.id,
+      status: 'pending',
+      requestedBy: { role: 'reseller', accountId: reseller },
+      comment: 'The customer ordered it twice.',
+    });
+    expect((await eligibilityAs(who, license.id)).body).toMatchObject({
+      eligible: false,
+      request: { id: first.body.id, status: 'pending' },
+    });
+    expectError(await withdrawAs(other, license.id), 404, 'NOT_FOUND');
+    const withdrawn = await withdrawAs(who, license.id);
+    expect(withdrawn.status).toBe(200);
+    expect(withdrawn.body).toMatchObject({ id: first.body.id, status: 'withdrawn' });
+
+    const second = await requestAs(who, license.id);
+    expect(second.status).toBe(201);
+    expect(second.body.id).not.toBe(first.body.id);
+    expect(second.body).toMatchObject({
+      status: 'pending',
+      requestedBy: { role: 'reseller', accountId: reseller },
+    });
+
+    // Receipt: one notification per request, addressed to the reseller's account alone — not to the customer,
+    // whose name and e-mail the order gave.
+    const receipts = (await notificationsOf('esd.cancellation.requested', license.id))
+      .map(received)
+      .sort((a, b) => a.dedupeKey.localeCompare(b.dedupeKey));
+    const expectedReceipts = [
+      { id: first.body.id as string, comment: 'The customer ordered it twice.' },
+      { id: second.body.id as string, comment: null },
+    ]
+      .map(({ id, comment }) => ({
+        dedupeKey: `esd.cancellation.requested:${id}`,
+        toAccountId: reseller,
+        to: { accountId: reseller },
+        data: { licenseId: license.id, requestId: id, productName: license.productName, comment },
+      }))
+      .sort((a, b) => a.dedupeKey.localeCompare(b.dedupeKey));
+    expect(receipts).toEqual(expectedReceipts);
+
+    const accepted = await decide('accept', second.body.id, { comment: 'Refund to the customer.' });
+    expect(accepted.status).toBe(200);
+    await until(
+      () => requestRow(second.body.id),
+      (r) => r.status === 'executed',
+    );
+    expect((await requestRow(first.body.id)).status).toBe('withdrawn');
+    const row = await licenseRow(license.id);
+    expect([row.status, row.tokenStatus, row.returnStatus]).toEqual([
+      'cancelled',
+      'ReturnAccepted',
+      'Successful',
+    ]);
+
+    // Decision: to the reseller, for the request that was decided (the withdrawn one hears nothing more).
+    expect(await decidedOf(license.id)).toEqual({
+      dedupeKey: `esd.cancellation.decided:${second.body.id}`,
+      toAccountId: reseller,
+      to: { accountId: reseller },
+      data: {
+        licenseId: license.id,
+        requestId: second.body.id,
+        productName: license.productName,
+        decision: 'accepted',
+        decisionComment: 'Refund to the customer.',
+        outcome: 'executed',
+        reason: null,
+        credit: PRICE,
+      },
+    });
+    const all = await env.dataSource.getRepository(HostNotificationRow).find();
+    const cancellationNotes = all.filter(
+      (n) =>
+        n.template.startsWith('esd.cancellation.') &&
+        (JSON.parse(n.data) as { licenseId: string }).licenseId === license.id,
+    );
+    expect(cancellationNotes.map((n) => n.toAccountId)).toEqual([reseller, reseller, reseller]);
+
+    // The credit goes to whoever was billed: the customer.
+    const event = await until(
+      () => env.dataSource.getRepository(HostEventRow).findOneBy({ id: `licenseCancelled:${license.id}` }),
+      (e) => e !== null,
+    );
+    expect(JSON.parse(event!.payload)).toMatchObject({ accountId: customer, credit: PRICE });
+    const after = await stats();
+    expect(after.returnsCreated - before.returnsCreated).toBe(1);
+    expect(returnCalls(after) - returnCalls(before)).toBe(1);
+  });
+
+  it('a transient 503 on POST /returns: the job retries with the same return id, and Microsoft makes one return', async () => {
+    const { license } = await buy();
+    await sandboxControl(env.sandbox, 'post', '/__sandbox/faults', {
+      method: 'POST',
+      path: '/returns$',
+      status: 503,
+      times: 1,
+    });
+    const before = await stats();
+    const result = await hooks.cancel({
+      licenseId: license.id,
+      requestedBy: { role: 'admin', accountId: 'provider' },
+    });
+    expect(result).toEqual({ outcome: 'done', credit: PRICE });
+
+    const returns = await returnsOf(license.id);
+    expect(returns).toHaveLength(1);
+    expect([
+      returns[0].status,
+      returns[0].attempts,
+      returns[0].reasonCode,
+      returns[0].activeLicenseId,
+    ]).toEqual(['Successful', 2, null, null]);
+    const after = await stats();
+    // Two calls (the 503, then the answer), one return made.
+    expect(returnCalls(after) - returnCalls(before)).toBe(2);
+    expect(after.returnsCreated - before.returnsCreated).toBe(1);
+    // The fault fired, and only once.
+    expect(
+      (await sandboxControl<{ items: unknown[] }>(env.sandbox, 'get', '/__sandbox/faults')).items,
+    ).toEqual([]);
+    const row = await licenseRow(license.id);
+    expect([row.status, row.tokenStatus, row.returnStatus, row.returnReasonCode]).toEqual([
+      'cancelled',
+      'ReturnAccepted',
+      'Successful',
+      null,
+    ]);
+    await until(
+      () => env.dataSource.getRepository(HostEventRow).findBy({ id: `licenseCancelled:${license.id}` }),
+      (rows) => rows.length === 1,
+    );
+  });
+
+  it('Microsoft unavailable for every attempt: RETURN_ATTEMPTS_EXHAUSTED after jobRetry.attempts, the license stays active; cancelling later is safe', async () => {
+    const { license, who } = await buy();
+    await sandboxControl(env.sandbox, 'post', '/__sandbox/faults', {
+      method: 'POST',
+      path: '/returns$',
+      status: 503,
+    });
+    const before = await stats();
+
+    const res = await call('post', `/esd/licenses/${license.id}/cancel`, { comment: 'Microsoft is away.' });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      outcome: 'failed',
+      code: 'RETURN_ATTEMPTS_EXHAUSTED',
+      license: {
+        id: license.id,
+        status: 'active',
+        tokenStatus: 'Activated',
+        returnStatus: 'Failed',
+        returnReason: { code: 'RETURN_ATTEMPTS_EXHAUSTED' },
+      },
+    });
+    expect(res.body.message).toMatch(/after every retry/);
+    const [failed] = await returnsOf(license.id);
+    expect([
+      failed.status,
+      failed.reasonCode,
+      failed.attempts,
+      failed.activeLicenseId,
+      failed.vendorReturnId,
+    ]).toEqual(['Failed', 'RETURN_ATTEMPTS_EXHAUSTED', JOB_ATTEMPTS, null, null]);
+    const after = await stats();
+    // One call per job attempt: an outcome-unknown write is never re-sent inside a call.
+    expect(returnCalls(after) - returnCalls(before)).toBe(JOB_ATTEMPTS);
+    expect(after.returnsCreated).toBe(before.returnsCreated);
+    const row = await licenseRow(license.id);
+    expect([row.status, row.tokenStatus, row.returnStatus, row.returnReasonCode]).toEqual([
+      'active',
+      'Activated',
+      'Failed',
+      'RETURN_ATTEMPTS_EXHAUSTED',
+    ]);
+    expect(
+      await env.dataSource.getRepository(HostEventRow).findOneBy({ id: `licenseCancelled:${license.id}` }),
+    ).toBeNull();
+    // Nothing is under way any more: the customer may ask again.
+    expect((await eligibilityAs(who, license.id)).body).toMatchObject({ eligible: true, reasons: [] });
+
+    // Microsoft is back: a new cancel makes a new return, and Microsoft takes the license back once.
+    await sandboxControl(env.sandbox, 'delete', '/__sandbox/faults');
+    expect(
+      await hooks.cancel({ licenseId: license.id, requestedBy: { role: 'admin', accountId: 'provider' } }),
+    ).toEqual({ outcome: 'done', credit: PRICE });
+    expect((await returnsOf(license.id)).map((r) => r.status)).toEqual(['Failed', 'Successful']);
+    const final = await stats();
+    expect(final.returnsCreated - before.returnsCreated).toBe(1);
+    expect((await licenseRow(license.id)).status).toBe('cancelled');
+  });
+
+  it('Microsoft refuses a return as NotReturnable: return Rejected with the reason, license active, requester told', async () => {
+    const offer = offers.find((o) => !o.isReturnable && o.status === 'Active' && o.minQuantity <= 1);
+    expect(offer).toBeDefined();
+    const { license, customer, who } = await buy(instance, offer);
+    // The offer's row has since left the plugin's catalog (its foreign key sets the license's reference to NULL):
+    // the plugin cannot judge the terms, so Microsoft, which sold the key as not returnable, does.
+    await env.dataSource.getRepository(LicenseEntity).update({ id: license.id }, { offerRefId: null });
+    expect((await eligibilityAs(who, license.id)).body).toMatchObject({ eligible: true, reasons: [] });
+    const created = await requestAs(who, license.id);
+    expect(created.status).toBe(201);
+    const before = await stats();
+
+    expect((await decide('accept', created.body.id, { comment: 'Approved.' })).status).toBe(200);
+    const closed = await until(
+      () => requestRow(created.body.id),
+      (r) => r.status !== 'accepted',
+    );
+    expect(closed.status).toBe('failed');
+    const returns = await returnsOf(license.id);
+    expect(returns).toHaveLength(1);
+    const [ret] = returns;
+    expect([ret.status, ret.reasonCode, ret.vendorReturnId, ret.activeLicenseId]).toEqual([
+      'Rejected',
+      'NOT_RETURNABLE',
+      null,
+      null,
+    ]);
+    expect(ret.reasonMessage).toContain(`Microsoft said: Offer ${offer!.offerId} does not accept returns.`);
+    const after = await stats();
+    expect(returnCalls(after) - returnCalls(before)).toBe(1);
+    expect(after.returnsCreated).toBe(before.returnsCreated);
+
+    const row = await licenseRow(license.id);
+    expect([
+      row.status,
+      row.tokenStatus,
+      row.returnStatus,
+      row.returnReasonCode,
+      row.returnReasonMessage,
+    ]).toEqual(['active', 'Activated', 'Rejected', 'NOT_RETURNABLE', ret.reasonMessage]);
+    const record = await call('get', `/esd/licenses/${license.id}`);
+    expect(record.body).toMatchObject({
+      status: 'active',
+      returnStatus: 'Rejected',
+      returnReason: { code: 'NOT_RETURNABLE', message: ret.reasonMessage },
+    });
+    const view = await call('get', `/esd/cancellation-requests?licenseId=${license.id}`);
+    expect(view.body.items[0]).toMatchObject({
+      id: created.body.id,
+      status: 'failed',
+      failure: { code: 'NOT_RETURNABLE' },
+    });
+    expect(await decidedOf(license.id)).toEqual({
+      dedupeKey: `esd.cancellation.decided:${created.body.id}`,
+      toAccountId: customer,
+      to: customerAddress(license),
+      data: {
+        licenseId: license.id,
+        requestId: created.body.id,
+        productName: license.productName,
+        decision: 'accepted',
+        decisionComment: 'Approved.',
+        outcome: 'failed',
+        reason: { code: 'NOT_RETURNABLE', message: ret.reasonMessage },
+        credit: null,
+      },
+    });
+    expect(
+      await env.dataSource.getRepository(HostEventRow).findOneBy({ id: `licenseCancelled:${license.id}` }),
+    ).toBeNull();
+
+    // Microsoft's refusal stands: the eligibility says so, and nobody asks Microsoft again in vain.
+    const shown = (await eligibilityAs(who, license.id)).body;
+    expect(shown.eligible).toBe(false);
+    expect(shown.reasons.map((r: Json) => r.code)).toEqual(['NOT_RETURNABLE']);
+    expect(
+      await hooks.cancel({ licenseId: license.id, requestedBy: { role: 'admin', accountId: 'provider' } }),
+    ).toMatchObject({ outcome: 'failed', code: 'NOT_RETURNABLE' });
+    expect(returnCalls(await stats())).toBe(returnCalls(after));
   });
 
   // Last: the sandbox's clock only moves forward, and would age every token bought before it.

@@ -6,6 +6,7 @@
  */
 import { randomInt } from 'node:crypto';
 import request from 'supertest';
+import { CisSandbox } from '../../sandbox/cis/cis-sandbox';
 import { HostNotificationRow } from '../../sandbox/host/host.entities';
 import { principalFromRequest } from '../../sandbox/host/principal';
 import { AuditEventEntity } from '../../src/common/audit-event.entity';
@@ -18,11 +19,14 @@ import { newId } from '../../src/storage/entity-columns';
 import { instanceHelpers, type Json } from '../support/instances';
 import { licenseRow, orderRequest, seedOffers, type VendorOffer } from '../support/licensing';
 import { startPluginApp, type PluginApp } from '../support/plugin-app';
-import { sandboxControl } from '../support/sandbox-control';
+import { asCustomer, asReseller, withParties } from '../support/roles';
+import { redeemSandboxToken, sandboxControl, sandboxStats } from '../support/sandbox-control';
 
 const MARKET = { country: 'GR', language: 'el-GR' };
 /** An admin who may read licenses but not reveal or manage them. */
 const READ_ONLY_ADMIN = 'admin-readonly';
+/** The sandbox's stats label of the token status route. */
+const STATUS_ROUTE = 'POST /channels/:channelId/tokens/status';
 
 function principal(req: unknown): EsdPrincipal | undefined {
   const header = (req as { headers: Record<string, string | undefined> }).headers['x-principal'];
@@ -45,29 +49,36 @@ describe('License records (PostgreSQL, Redis, CIS sandbox)', () => {
   const offerFor = (quantity: number) =>
     offers.find((o) => o.minQuantity <= quantity && o.maxQuantity >= quantity)!;
 
-  /** The story's accounts: reseller R1 with customers C1 and C2, reseller R2 with C3, and C4 buying directly. */
+  /**
+   * The story's accounts: reseller R1 with customers C1 and C2 (billed to R1) and C5 (billed to C5 itself), and
+   * C6 whose license R1 pays for without having sold it; reseller R2 with C3; and C4 buying directly.
+   */
   const R1 = `r1${randomInt(1e6)}`;
   const R2 = `r2${randomInt(1e6)}`;
   const C1 = `c1${randomInt(1e6)}`;
   const C2 = `c2${randomInt(1e6)}`;
   const C3 = `c3${randomInt(1e6)}`;
   const C4 = `c4${randomInt(1e6)}`;
+  const C5 = `c5${randomInt(1e6)}`;
+  const C6 = `c6${randomInt(1e6)}`;
   let c1Licenses: string[];
   let c3License: string;
   let c4License: string;
+  /** Sold by R1, billed to the customer: R1 sees it only as its reseller (`resellerAccountId`). */
+  let c5License: string;
+  /** Billed to R1, with no reseller on the order: R1 sees it only as its Bill-To account. */
+  let c6License: string;
   let failedLicense: string;
 
-  async function buy(customer: string, reseller: string | null, quantity: number): Promise<string[]> {
+  /** `quantity` licenses for `customer`, sold by `reseller`, billed to `billTo` (default the reseller, else the customer). */
+  async function buy(
+    customer: string,
+    reseller: string | null,
+    quantity: number,
+    billTo?: string,
+  ): Promise<string[]> {
     const base = orderRequest(instance.id, offerFor(quantity), quantity);
-    const result = await hooks.order({
-      ...base,
-      customer: {
-        ...base.customer,
-        accountId: customer,
-        ...(reseller ? { resellerAccountId: reseller } : {}),
-      },
-      billTo: { accountId: reseller ?? customer },
-    });
+    const result = await hooks.order(withParties(base, { customer, reseller, billTo }));
     if (!('licenses' in result) || !result.licenses) throw new Error(`order: ${JSON.stringify(result)}`);
     return result.licenses.map((l) => l.id);
   }
@@ -89,6 +100,8 @@ describe('License records (PostgreSQL, Redis, CIS sandbox)', () => {
     c1Licenses = await buy(C1, R1, 2);
     [c3License] = await buy(C3, R2, 1);
     [c4License] = await buy(C4, null, 1);
+    [c5License] = await buy(C5, R1, 1, C5);
+    [c6License] = await buy(C6, null, 1, R1);
     await sandboxControl(env.sandbox, 'post', '/__sandbox/faults', {
       method: 'POST',
       path: '/tokens$',
@@ -176,9 +189,115 @@ describe('License records (PostgreSQL, Redis, CIS sandbox)', () => {
       const mine = await call('get', '/esd/my/licenses?limit=500', undefined, `reseller:${R1}`);
       expect(mine.status).toBe(200);
       const ids = (mine.body.items as Json[]).map((l) => l.id as string).sort();
-      expect(ids).toEqual([...c1Licenses, failedLicense].sort());
+      expect(ids).toEqual([...c1Licenses, failedLicense, c5License, c6License].sort());
       const c4 = await call('get', '/esd/my/licenses', undefined, `customer:${C4}`);
       expect((c4.body.items as Json[]).map((l) => l.id)).toEqual([c4License]);
+    });
+
+    it('reseller: its customer’s license billed to the customer — in its list and its record; another reseller gets 404', async () => {
+      const row = await licenses().findOneByOrFail({ id: c5License });
+      // The story's premise: R1 is this license's reseller, not its Bill-To account.
+      expect([row.customerAccountId, row.billToAccountId, row.resellerAccountId]).toEqual([C5, C5, R1]);
+
+      const list = await call('get', '/esd/my/licenses?limit=500', undefined, asReseller(R1));
+      expect((list.body.items as Json[]).map((l) => l.id)).toContain(c5License);
+      const filtered = await call(
+        'get',
+        `/esd/my/licenses?customerAccountId=${C5}`,
+        undefined,
+        asReseller(R1),
+      );
+      expect(filtered.status).toBe(200);
+      expect((filtered.body.items as Json[]).map((l) => l.id)).toEqual([c5License]);
+      const record = await call('get', `/esd/my/licenses/${c5License}`, undefined, asReseller(R1));
+      expect(record.status).toBe(200);
+      expect(record.body.id).toBe(c5License);
+      const eligibility = await call(
+        'get',
+        `/esd/my/licenses/${c5License}/cancellation`,
+        undefined,
+        asReseller(R1),
+      );
+      expect(eligibility.status).toBe(200);
+      // The customer sees it too.
+      expect((await call('get', `/esd/my/licenses/${c5License}`, undefined, asCustomer(C5))).status).toBe(
+        200,
+      );
+
+      // Another reseller: not in its list, and 404 on the record, the reveal and the eligibility.
+      const theirs = await call('get', '/esd/my/licenses?limit=500', undefined, asReseller(R2));
+      expect(theirs.status).toBe(200);
+      expect((theirs.body.items as Json[]).map((l) => l.id)).toEqual([c3License]);
+      const theirFiltered = await call(
+        'get',
+        `/esd/my/licenses?customerAccountId=${C5}`,
+        undefined,
+        asReseller(R2),
+      );
+      expect(theirFiltered.body.items).toEqual([]);
+      for (const [method, path] of [
+        ['get', `/esd/my/licenses/${c5License}`],
+        ['post', `/esd/my/licenses/${c5License}/reveal`],
+        ['get', `/esd/my/licenses/${c5License}/cancellation`],
+      ] as const) {
+        const res = await call(method, path, method === 'post' ? {} : undefined, asReseller(R2));
+        expect({ path, status: res.status, code: res.body.code }).toEqual({
+          path,
+          status: 404,
+          code: 'NOT_FOUND',
+        });
+      }
+    });
+
+    it('reseller: a license billed to it without a reseller on the order — in its list and its record', async () => {
+      const row = await licenses().findOneByOrFail({ id: c6License });
+      expect([row.customerAccountId, row.billToAccountId, row.resellerAccountId]).toEqual([C6, R1, null]);
+      const filtered = await call(
+        'get',
+        `/esd/my/licenses?customerAccountId=${C6}`,
+        undefined,
+        asReseller(R1),
+      );
+      expect((filtered.body.items as Json[]).map((l) => l.id)).toEqual([c6License]);
+      expect((await call('get', `/esd/my/licenses/${c6License}`, undefined, asReseller(R1))).status).toBe(
+        200,
+      );
+      expect((await call('get', `/esd/my/licenses/${c6License}`, undefined, asReseller(R2))).status).toBe(
+        404,
+      );
+    });
+
+    it('reseller: its customer’s record, every field, without the transaction id, with the storefront’s actions', async () => {
+      const row = await licenses().findOneByOrFail({ id: c5License });
+      const res = await call('get', `/esd/my/licenses/${c5License}`, undefined, asReseller(R1));
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({
+        id: c5License,
+        instanceId: instance.id,
+        productCode: row.productCode,
+        productName: row.productName,
+        customerAccountId: C5,
+        customerName: 'Μαρία Παπαδοπούλου',
+        billToAccountId: C5,
+        resellerAccountId: R1,
+        status: 'active',
+        hostOrderId: row.hostOrderId,
+        hostOrderItemId: row.hostOrderItemId,
+        unitIndex: 0,
+        purchaseDate: row.purchaseDate.toISOString(),
+        price: { amountMinor: 14900, currency: 'EUR' },
+        provisioningStatus: 'Synchronized',
+        provisioningError: null,
+        tokenMasked: `*****-*****-*****-*****-${row.tokenLastGroup}`,
+        tokenStatus: 'Activated',
+        tokenStatusCheckedAt: row.tokenStatusCheckedAt!.toISOString(),
+        redeemedAt: null,
+        returnStatus: 'None',
+        returnReason: null,
+        actions: ['reveal', 'request-cancellation'],
+      });
+      expect(row.tokenLastGroup).toMatch(/^[0-9A-Z]{5}$/);
+      expect(row.productCode).toBe(offerFor(1).offerId);
     });
 
     it('roles on the wrong routes: 403; no principal: 401', async () => {
@@ -189,7 +308,10 @@ describe('License records (PostgreSQL, Redis, CIS sandbox)', () => {
   });
 
   describe('who sees what, for every license route', () => {
-    /** Every route of the plugin with a license id in its path, read from the Express router. */
+    /**
+     * Every route of the plugin under `/esd/licenses/` or `/esd/my/licenses/` with a path parameter (whatever
+     * its name), read from the Express router.
+     */
     function licenseRoutes(): Array<{ method: string; path: string }> {
       const express = env.app.getHttpAdapter().getInstance() as unknown as {
         router: { stack: Array<{ route?: { path: string; methods: Record<string, boolean> } }> };
@@ -200,44 +322,73 @@ describe('License records (PostgreSQL, Redis, CIS sandbox)', () => {
             ? Object.keys(layer.route.methods).map((method) => ({ method, path: layer.route!.path }))
             : [],
         )
-        .filter((r) => /\/licenses\/:id/.test(r.path));
+        .filter((r) => LICENSE_ROUTE_WITH_PARAM.test(r.path));
     }
+    const LICENSE_ROUTE_WITH_PARAM = /^\/esd\/(?:my\/)?licenses\/(?:.*\/)?:[A-Za-z_]/;
+    /** Every path parameter of `path`, whatever its name, set to `id`. */
+    const withId = (path: string, id: string) => path.replace(/:[A-Za-z_][A-Za-z0-9_]*/g, id);
+    /** The license routes with a parameter the plugin has today; a new one adds to this list, never hides. */
+    const KNOWN_LICENSE_ROUTES = [
+      'GET /esd/licenses/:id',
+      'GET /esd/licenses/:id/audit',
+      'POST /esd/licenses/:id/reveal',
+      'POST /esd/licenses/:id/resend',
+      'POST /esd/licenses/:id/refresh-status',
+      'POST /esd/licenses/:id/resync',
+      'POST /esd/licenses/:id/cancel',
+      'GET /esd/my/licenses/:id',
+      'POST /esd/my/licenses/:id/reveal',
+      'GET /esd/my/licenses/:id/cancellation',
+      'POST /esd/my/licenses/:id/cancellation-request',
+      'DELETE /esd/my/licenses/:id/cancellation-request',
+    ];
 
-    it('enumerates the license routes it checks', () => {
+    it('enumerates the license routes it checks: any parameter name, nothing without one', () => {
+      // The filter itself: a parameter of any name under either prefix is caught; the lists are not.
+      for (const path of [
+        '/esd/licenses/:licenseId',
+        '/esd/my/licenses/:license_id/notes/:noteId',
+        '/esd/licenses/:id/anything',
+      ]) {
+        expect({ path, caught: LICENSE_ROUTE_WITH_PARAM.test(path) }).toEqual({ path, caught: true });
+      }
+      for (const path of ['/esd/licenses', '/esd/my/licenses', '/esd/instances/:id']) {
+        expect({ path, caught: LICENSE_ROUTE_WITH_PARAM.test(path) }).toEqual({ path, caught: false });
+      }
+      expect(withId('/esd/my/licenses/:license_id/notes/:noteId', 'X')).toBe('/esd/my/licenses/X/notes/X');
+
       const routes = licenseRoutes().map((r) => `${r.method.toUpperCase()} ${r.path}`);
-      expect(routes).toEqual(
-        expect.arrayContaining([
-          'GET /esd/licenses/:id',
-          'POST /esd/licenses/:id/reveal',
-          'GET /esd/my/licenses/:id',
-          'POST /esd/my/licenses/:id/reveal',
-        ]),
-      );
+      expect(routes).toEqual(expect.arrayContaining(KNOWN_LICENSE_ROUTES));
+      expect(new Set(routes).size).toBe(routes.length);
+      for (const route of routes) expect(route).toMatch(/:[A-Za-z_]/);
     });
 
     it('another customer, or another reseller, gets exactly what a license that does not exist gets', async () => {
       const routes = licenseRoutes();
-      expect(routes.length).toBeGreaterThanOrEqual(6);
+      expect(routes.length).toBeGreaterThanOrEqual(KNOWN_LICENSE_ROUTES.length);
       const outsiders = [`customer:${C3}`, `reseller:${R2}`];
-      for (const route of routes) {
-        for (const who of outsiders) {
-          const send = (id: string) => {
-            const agent = request(env.app.getHttpServer());
-            const method = route.method as 'get' | 'post' | 'delete';
-            const req = agent[method](route.path.replace(':id', id)).set('x-principal', who);
-            return route.method === 'get' ? req : req.send({});
-          };
-          const theirs = await send(c1Licenses[0]);
-          const missing = await send(newId());
-          const label = `${route.method.toUpperCase()} ${route.path} as ${who}`;
-          expect({ label, status: theirs.status, code: theirs.body.code }).toEqual({
-            label,
-            status: missing.status,
-            code: missing.body.code,
-          });
-          expect([403, 404]).toContain(theirs.status);
-          if (route.path.includes('/my/'))
-            expect({ label, status: theirs.status }).toEqual({ label, status: 404 });
+      // R1's license billed to R1, and C5's billed to C5 (R1 its reseller): neither is R2's business.
+      for (const license of [c1Licenses[0], c5License]) {
+        for (const route of routes) {
+          for (const who of outsiders) {
+            const send = (id: string) => {
+              const agent = request(env.app.getHttpServer());
+              const method = route.method as 'get' | 'post' | 'delete';
+              const req = agent[method](withId(route.path, id)).set('x-principal', who);
+              return route.method === 'get' ? req : req.send({});
+            };
+            const theirs = await send(license);
+            const missing = await send(newId());
+            const label = `${route.method.toUpperCase()} ${route.path} as ${who}`;
+            expect({ label, status: theirs.status, code: theirs.body.code }).toEqual({
+              label,
+              status: missing.status,
+              code: missing.body.code,
+            });
+            expect([403, 404]).toContain(theirs.status);
+            if (route.path.includes('/my/'))
+              expect({ label, status: theirs.status }).toEqual({ label, status: 404 });
+          }
         }
       }
       // And the owner gets through where the outsiders did not.
@@ -291,6 +442,52 @@ describe('License records (PostgreSQL, Redis, CIS sandbox)', () => {
       expect(hookView.includes(productKey)).toBe(false);
     });
 
+    it('reseller reveals its customer’s key (billed to the customer): exactly one audit event, the key only in that answer', async () => {
+      const id = c5License;
+      const auditRepo = env.dataSource.getRepository(AuditEventEntity);
+      expect(await auditRepo.countBy({ subjectId: id })).toBe(0);
+
+      const res = await call('post', `/esd/my/licenses/${id}/reveal`, {}, asReseller(R1));
+      expect(res.status).toBe(200);
+      expect(Object.keys(res.body as Json).sort()).toEqual(['activationLink', 'licenseId', 'productKey']);
+      expect(res.body.licenseId).toBe(id);
+      const { productKey, activationLink } = res.body as { productKey: string; activationLink: string };
+      expect(productKey).toMatch(/^([0-9A-Z]{5}-){4}[0-9A-Z]{5}$/);
+      const row = await licenses().findOneByOrFail({ id });
+      expect(productKey.slice(-5)).toBe(row.tokenLastGroup);
+      expect(new URL(activationLink).searchParams.get('ctid')).toBe(row.clientTransactionId);
+
+      const events = await auditRepo.findBy({ subjectId: id });
+      expect(events).toHaveLength(1);
+      expect(events[0]).toMatchObject({
+        action: 'license.reveal',
+        subjectType: 'license',
+        actorRole: 'reseller',
+        actorAccountId: R1,
+      });
+      expect(JSON.stringify(events[0]).includes(productKey)).toBe(false);
+
+      // Every other view of it, the reseller's own included, shows the key masked.
+      const views = [
+        await call('get', `/esd/my/licenses/${id}`, undefined, asReseller(R1)),
+        await call('get', '/esd/my/licenses?limit=500', undefined, asReseller(R1)),
+        await call('get', `/esd/my/licenses/${id}`, undefined, asCustomer(C5)),
+        await call('get', `/esd/my/licenses/${id}/cancellation`, undefined, asReseller(R1)),
+        await call('get', `/esd/licenses/${id}`),
+        await call('get', `/esd/licenses/${id}/audit`),
+      ];
+      for (const view of views) {
+        expect(view.status).toBe(200);
+        expect(view.text.includes(productKey)).toBe(false);
+        expect(view.text.includes(activationLink)).toBe(false);
+      }
+      // Reading the record, the list and the trail wrote nothing more.
+      expect(await auditRepo.countBy({ subjectId: id })).toBe(1);
+      // Another reseller cannot reveal it, and that is not audited either.
+      expect((await call('post', `/esd/my/licenses/${id}/reveal`, {}, asReseller(R2))).status).toBe(404);
+      expect(await auditRepo.countBy({ subjectId: id })).toBe(1);
+    });
+
     it('resend: the welcome notification again, under a new dedupe key, audited', async () => {
       const id = c4License;
       const welcomes = async () =>
@@ -314,6 +511,77 @@ describe('License records (PostgreSQL, Redis, CIS sandbox)', () => {
     });
   });
 
+  describe('admin actions by state', () => {
+    /** One fresh license of a direct customer, Synchronized. */
+    async function fresh(): Promise<{ id: string; customer: string }> {
+      const customer = `ca${randomInt(1e9)}`;
+      const [id] = await buy(customer, null, 1);
+      expect((await licenses().findOneByOrFail({ id })).provisioningStatus).toBe('Synchronized');
+      return { id, customer };
+    }
+    const actionsOf = async (id: string, who = 'admin') => {
+      const path =
+        who === 'admin' || who === READ_ONLY_ADMIN ? `/esd/licenses/${id}` : `/esd/my/licenses/${id}`;
+      const res = await call('get', path, undefined, who);
+      expect(res.status).toBe(200);
+      return res.body.actions as string[];
+    };
+
+    it('Failed: re-sync only; the storefront may do nothing', async () => {
+      expect(await actionsOf(failedLicense)).toEqual(['resync']);
+      expect(await actionsOf(failedLicense, READ_ONLY_ADMIN)).toEqual([]);
+      expect(await actionsOf(failedLicense, asReseller(R1))).toEqual([]);
+      expect(await actionsOf(failedLicense, asCustomer(C2))).toEqual([]);
+      // The routes agree with the hint.
+      expect((await call('post', `/esd/licenses/${failedLicense}/refresh-status`)).body.code).toBe(
+        EsdErrorCode.LICENSE_NOT_PROVISIONED,
+      );
+      const cancel = await call('post', `/esd/licenses/${failedLicense}/cancel`, {});
+      expect([cancel.status, cancel.body.code]).toEqual([409, 'NOT_PROVISIONED']);
+    });
+
+    it('Redeemed: reveal, resend and refresh-status, but no cancel; the storefront may only reveal', async () => {
+      const { id, customer } = await fresh();
+      const row = await licenses().findOneByOrFail({ id });
+      await redeemSandboxToken(env.sandbox, row.clientTransactionId);
+      const refreshed = await call('post', `/esd/licenses/${id}/refresh-status`);
+      expect(refreshed.status).toBe(200);
+      expect([refreshed.body.status, refreshed.body.tokenStatus]).toEqual(['active', 'Redeemed']);
+      expect(refreshed.body.actions).toEqual(['reveal', 'resend', 'refresh-status']);
+      expect(await actionsOf(id)).toEqual(['reveal', 'resend', 'refresh-status']);
+      expect(await actionsOf(id, READ_ONLY_ADMIN)).toEqual([]);
+      expect(await actionsOf(id, asCustomer(customer))).toEqual(['reveal']);
+      // The routes agree with the hint.
+      const cancel = await call('post', `/esd/licenses/${id}/cancel`, {});
+      expect([cancel.status, cancel.body.code]).toEqual([422, 'TOKEN_REDEEMED']);
+      const resync = await call('post', `/esd/licenses/${id}/resync`);
+      expect([resync.status, resync.body.code]).toEqual([409, EsdErrorCode.LICENSE_NOT_FAILED]);
+    });
+
+    it('cancelled (returned to Microsoft): reveal and refresh-status only; the storefront may only reveal', async () => {
+      const { id, customer } = await fresh();
+      expect(
+        await hooks.cancel({ licenseId: id, requestedBy: { role: 'admin', accountId: 'provider' } }),
+      ).toEqual({ outcome: 'done', credit: { amountMinor: 14900, currency: 'EUR' } });
+      const res = await call('get', `/esd/licenses/${id}`);
+      expect([res.body.status, res.body.tokenStatus, res.body.returnStatus]).toEqual([
+        'cancelled',
+        'ReturnAccepted',
+        'Successful',
+      ]);
+      expect(res.body.actions).toEqual(['reveal', 'refresh-status']);
+      expect(await actionsOf(id, READ_ONLY_ADMIN)).toEqual([]);
+      expect(await actionsOf(id, asCustomer(customer))).toEqual(['reveal']);
+      const resync = await call('post', `/esd/licenses/${id}/resync`);
+      expect([resync.status, resync.body.code]).toEqual([409, EsdErrorCode.LICENSE_NOT_FAILED]);
+      // The key Microsoft took back is never sent again: no resend, no notification, no audit event.
+      const notes = await env.dataSource.getRepository(HostNotificationRow).count();
+      const resend = await call('post', `/esd/licenses/${id}/resend`);
+      expect([resend.status, resend.body.code]).toEqual([409, EsdErrorCode.ALREADY_CANCELLED]);
+      expect(await env.dataSource.getRepository(HostNotificationRow).count()).toBe(notes);
+    });
+  });
+
   describe('token status', () => {
     it('a token redeemed at the sandbox shows Redeemed after the scheduled status sync', async () => {
       const id = c1Licenses[1];
@@ -326,8 +594,44 @@ describe('License records (PostgreSQL, Redis, CIS sandbox)', () => {
       const after = await call('get', `/esd/licenses/${id}`);
       expect(after.body.tokenStatus).toBe('Redeemed');
       expect(Date.parse(after.body.redeemedAt as string)).not.toBeNaN();
-      // Redeemed tokens are no longer asked about.
-      expect((await env.app.get(TokenStatusService).syncActivated()).redeemed).not.toContain(id);
+    });
+
+    it('a second sync does not ask Microsoft about a token it knows is Redeemed (counted by the sandbox)', async () => {
+      // An instance on a sandbox of its own, holding one license: its status calls are this license's alone.
+      const own = await CisSandbox.start({ rateLimitPerMinute: 0 });
+      try {
+        const helpers = instanceHelpers(
+          () => env.app,
+          () => own,
+        );
+        const onOwn = await helpers.readyInstance({}, MARKET);
+        const ownOffers = await seedOffers(env.dataSource, own, onOwn.id, MARKET, 20);
+        const offer = ownOffers.find((o) => o.status === 'Active' && o.minQuantity <= 1)!;
+        const ordered = await hooks.order(orderRequest(onOwn.id, offer, 1));
+        expect(ordered.outcome).toBe('done');
+        const id = ordered.licenses![0].id;
+        const row = await licenses().findOneByOrFail({ id });
+        await redeemSandboxToken(own, row.clientTransactionId);
+        const asked = async () => (await sandboxStats(own)).callsByRoute[STATUS_ROUTE] ?? 0;
+        const sync = () => env.app.get(TokenStatusService).syncActivated();
+
+        const before = await asked();
+        const first = await sync();
+        expect(first.skippedInstances).not.toContain(onOwn.id);
+        expect(first.redeemed).toContain(id);
+        expect(await asked()).toBe(before + 1);
+        expect((await licenses().findOneByOrFail({ id })).tokenStatus).toBe('Redeemed');
+
+        const second = await sync();
+        expect(second.skippedInstances).not.toContain(onOwn.id);
+        // The sandbox was not asked again: the Redeemed token is out of the scheduled sync.
+        expect(await asked()).toBe(before + 1);
+        // Asking on demand still reaches it, so the count above would have seen a call.
+        expect((await call('post', `/esd/licenses/${id}/refresh-status`)).status).toBe(200);
+        expect(await asked()).toBe(before + 2);
+      } finally {
+        await own.close();
+      }
     });
 
     it('refresh-status asks Microsoft now, for one license', async () => {
