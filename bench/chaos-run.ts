@@ -72,6 +72,8 @@ export interface ChaosReport {
 }
 
 const MARKET = { country: 'GR', language: 'el-GR' };
+/** Short waits so a run converges in minutes; many attempts, since a fifth of the calls fail on purpose. */
+const CHAOS_JOB_RETRY = { attempts: 30, baseMs: 200, maxMs: 3000 };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Splits `total` into item quantities of 1–5. */
@@ -104,7 +106,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   try {
     env = await startPluginApp({
       redisDb,
-      options: { worker: false, secretKey, orderWaitMs: 0, cisTimeoutMs },
+      // The same retry settings as the workers: the node that enqueues a job sets its attempts.
+      options: { worker: false, secretKey, orderWaitMs: 0, cisTimeoutMs, jobRetry: CHAOS_JOB_RETRY },
     });
     const app = env.app;
     const sandbox = env.sandbox;
@@ -120,7 +123,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // The administrator put them on sale; a reseller signs up its customers.
     const productOf = await pushToHostCatalog(env.dataSource, instance.id as string, offers);
     const host = (method: 'post' | 'patch', path: string, who: string, body: object) =>
-      request(app.getHttpServer() as Server)[method](path).set('x-principal', who).send(body);
+      request(app.getHttpServer() as Server)
+        [method](path)
+        .set('x-principal', who)
+        .send(body);
     for (const productId of productOf.values()) {
       const res = await host('patch', `/host/products/${productId}`, 'admin', {
         active: true,
@@ -148,7 +154,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       redisUrl: env.redisUrl,
       secretKey,
       cisTimeoutMs,
-      jobRetry: { attempts: 30, baseMs: 200, maxMs: 3000 },
+      jobRetry: CHAOS_JOB_RETRY,
       scheduleCheckMs: 5000,
     };
     log(`chaos: starting 2 worker processes (Redis db ${redisDb})`);
@@ -167,6 +173,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const added = await sandboxControl<{ id: number }>(sandbox, 'post', '/__sandbox/faults', spec);
       faultIds.set(added.id, name);
     }
+    const licenses = env.dataSource.getRepository(LicenseEntity);
     const burstIds: number[] = [];
     let chaosOn = true;
     let lastChaosAt = Date.now();
@@ -175,9 +182,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // added only once the previous one has fired out, and none near the end: with few licenses left, the same few
     // would take every 429 of every burst — no longer a burst but a refusal to serve them, which ends, by design,
     // in their retries running out.
-    let progress = 0;
     const burst = async () => {
-      if (!chaosOn || progress > 0.9) return;
+      if (!chaosOn) return;
+      if ((await licenses.countBy({ provisioningStatus: 'Synchronized' })) > 0.9 * N) return;
       const { items } = await sandboxControl<{ items: Array<{ id: number }> }>(
         sandbox,
         'get',
@@ -222,7 +229,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     // Kills and the Redis flush, at random moments of the provisioning (by the share of licenses Synchronized, so
     // they land while the workers are busy, whatever the machine's speed).
-    const licenses = env.dataSource.getRepository(LicenseEntity);
     let kills = 0;
     let redisFlushed = false;
     const killPoints = Array.from({ length: plannedKills }, () => randomInt(5, 80) / 100).sort();
@@ -230,7 +236,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const chaosLoop = async () => {
       while (chaosOn && (killPoints.length > 0 || !redisFlushed)) {
         await sleep(500);
-        progress = (await licenses.countBy({ provisioningStatus: 'Synchronized' })) / N;
+        const progress = (await licenses.countBy({ provisioningStatus: 'Synchronized' })) / N;
         if (!redisFlushed && progress >= flushPoint) {
           const redis = new Redis(redisBase, { db: redisDb, lazyConnect: true, maxRetriesPerRequest: 1 });
           await redis.connect();
