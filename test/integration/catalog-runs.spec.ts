@@ -37,6 +37,7 @@ import { MicrosoftEsdModule } from '../../src/microsoft-esd.module';
 import { ESD_ENTITIES } from '../../src/storage/entities';
 import { ESD_MIGRATIONS } from '../../src/storage/migrations';
 import { createTestDatabase, type TestDatabase } from '../support/databases';
+import { ScriptedHostCatalog } from '../support/host-ports';
 import { instanceHelpers, type Json } from '../support/instances';
 import { requireService } from '../support/services';
 import { idleRedisDb } from '../support/worker-process';
@@ -72,6 +73,7 @@ interface HostProduct {
   sellable: boolean;
   returnable: boolean;
   priceMinor: number;
+  currency: string;
 }
 
 describe('Get Services Definition (PostgreSQL, Redis, CIS sandbox, reference host catalog)', () => {
@@ -80,6 +82,7 @@ describe('Get Services Definition (PostgreSQL, Redis, CIS sandbox, reference hos
   let sandbox: CisSandbox;
   let app: INestApplication;
   let queue: Queue;
+  let host: ScriptedHostCatalog;
   const { call, createInstance, readyInstance } = instanceHelpers(
     () => app,
     () => sandbox,
@@ -167,7 +170,7 @@ describe('Get Services Definition (PostgreSQL, Redis, CIS sandbox, reference hos
         MicrosoftEsdModule.forRootAsync({
           useFactory: async () => ({
             hostApiVersion: '1.0.0',
-            catalog: new ReferenceHostCatalog(dataSource, 'EUR'),
+            catalog: (host = new ScriptedHostCatalog(new ReferenceHostCatalog(dataSource, 'EUR'))),
             notifier: { send: async () => undefined },
             events: new ReferenceHostEvents(dataSource),
             principal: principalFromRequest,
@@ -414,6 +417,29 @@ describe('Get Services Definition (PostgreSQL, Redis, CIS sandbox, reference hos
       expect(rest.body.nextCursor).toBeNull();
       expect(rest.body.items[0].result.counts.new).toBe(120);
     });
+  });
+
+  it('pushes in batches of at most 200 products, each priced in the market’s currency', async () => {
+    const US = { country: 'US', language: 'en-US' };
+    const instance = await readyInstance({}, US);
+    const catalog = await control<CatalogAnswer>('post', '/__sandbox/catalog', {
+      ...US,
+      count: 450,
+      seed: SEED,
+    });
+    const valid = catalog.offers.length;
+    expect(valid).toBeGreaterThan(400);
+    const before = host.calls.length;
+    const run = await runToEnd(instance.id);
+    expect(run.status).toBe('succeeded');
+    const pushes = host.calls.slice(before).filter((c) => c.method === 'upsertProducts');
+    expect(pushes.map((c) => c.size).reduce((a, b) => a + b, 0)).toBe(valid);
+    expect(pushes.every((c) => c.size <= 200)).toBe(true);
+    expect(pushes.length).toBe(Math.ceil(valid / 200));
+    expect([...new Set(pushes.flatMap((c) => c.currencies))]).toEqual(['USD']);
+    const products = await hostProducts(instance.id);
+    expect(products.size).toBe(valid);
+    expect([...products.values()].every((p) => p.currency === 'USD')).toBe(true);
   });
 
   it('allows one active run per instance: a second trigger answers 409, two at once give one 202', async () => {

@@ -31,6 +31,8 @@ export class ScriptedHostCatalog implements HostCatalog {
   private cues: (HostCatalogCue & { action?: () => Promise<void> })[] = [];
   /** The cues that fired, in order. */
   readonly fired: HostCatalogCue[] = [];
+  /** Every product call that reached the host, in order: how many products, and which instances and currencies. */
+  readonly calls: Array<{ method: HostCatalogCue['method']; size: number; currencies: string[] }> = [];
 
   constructor(private readonly inner: HostCatalog) {}
 
@@ -54,6 +56,11 @@ export class ScriptedHostCatalog implements HostCatalog {
     ...args: Parameters<HostCatalog['upsertProducts']>
   ): ReturnType<HostCatalog['upsertProducts']> {
     await this.cue('upsertProducts', args[0]);
+    this.calls.push({
+      method: 'upsertProducts',
+      size: args[0].length,
+      currencies: [...new Set(args[0].map((p) => p.currency))],
+    });
     return this.inner.upsertProducts(...args);
   }
 
@@ -61,6 +68,7 @@ export class ScriptedHostCatalog implements HostCatalog {
     ...args: Parameters<HostCatalog['setProductsStatus']>
   ): ReturnType<HostCatalog['setProductsStatus']> {
     await this.cue('setProductsStatus', args[0]);
+    this.calls.push({ method: 'setProductsStatus', size: args[0].length, currencies: [] });
     return this.inner.setProductsStatus(...args);
   }
 
