@@ -14,11 +14,14 @@ import { EsdErrorCode } from '../../src/common/error-codes';
 import type { EsdPrincipal } from '../../src/host/principal';
 import { EsdHooksService } from '../../src/licenses/esd-hooks.service';
 import { LicenseEntity } from '../../src/licenses/license.entity';
-import { TokenStatusService } from '../../src/licenses/token-status.service';
+import { TokenStatusService, type TokenStatusSyncResult } from '../../src/licenses/token-status.service';
+import { TOKEN_STATUS_SYNC_JOB } from '../../src/constants';
 import { newId } from '../../src/storage/entity-columns';
 import { instanceHelpers, type Json } from '../support/instances';
 import { licenseRow, orderRequest, seedOffers, type VendorOffer } from '../support/licensing';
 import { startPluginApp, type PluginApp } from '../support/plugin-app';
+import { requireService } from '../support/services';
+import { idleRedisDb } from '../support/worker-process';
 import { asCustomer, asReseller, withParties } from '../support/roles';
 import { redeemSandboxToken, sandboxControl, sandboxStats } from '../support/sandbox-control';
 
@@ -85,7 +88,7 @@ describe('License records (PostgreSQL, Redis, CIS sandbox)', () => {
 
   beforeAll(async () => {
     env = await startPluginApp({
-      redisDb: randomInt(1, 16),
+      redisDb: await idleRedisDb(await requireService('redis')),
       options: {
         principal,
         orderWaitMs: 15_000,
@@ -589,7 +592,9 @@ describe('License records (PostgreSQL, Redis, CIS sandbox)', () => {
       await sandboxControl(env.sandbox, 'post', `/__sandbox/tokens/${row.clientTransactionId}/redeem`);
       expect((await call('get', `/esd/licenses/${id}`)).body.tokenStatus).toBe('Activated');
 
-      const result = await env.app.get(TokenStatusService).syncActivated();
+      // As the schedule fires it: the job on the maintenance queue, run by this node's worker.
+      const job = await env.queues.maintenance.add(TOKEN_STATUS_SYNC_JOB, {});
+      const result = (await job.finished()) as TokenStatusSyncResult;
       expect(result.redeemed).toContain(id);
       const after = await call('get', `/esd/licenses/${id}`);
       expect(after.body.tokenStatus).toBe('Redeemed');
