@@ -122,9 +122,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     if (offers.length === 0) throw new Error('no Active offer orderable in quantities 1–5');
     // The administrator put them on sale; a reseller signs up its customers.
     const productOf = await pushToHostCatalog(env.dataSource, instance.id as string, offers);
+    const server = app.getHttpServer() as Server;
     const host = (method: 'post' | 'patch', path: string, who: string, body: object) =>
-      request(app.getHttpServer() as Server)
-        [method](path)
+      (method === 'post' ? request(server).post(path) : request(server).patch(path))
         .set('x-principal', who)
         .send(body);
     for (const productId of productOf.values()) {
