@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
+import { recordOutput } from '../support/secret-capture';
 
 /** A whole 5x5 product key: the demo must never print one (it masks every key but the last group). */
 const FULL_KEY = /[0-9A-Z]{5}(-[0-9A-Z]{5}){4}/;
@@ -14,6 +15,8 @@ describe('npm run demo (compiled, as the README runs it)', () => {
       encoding: 'utf8',
       timeout: 90_000,
     });
+    recordOutput(run.stdout ?? '', `demo ${run.pid} stdout`);
+    recordOutput(run.stderr ?? '', `demo ${run.pid} stderr`);
     const output = `${run.stdout}\n${run.stderr}`;
     expect(run.status).toBe(0);
     expect(run.stderr).not.toContain('The demo failed');

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { recordOutput } from './secret-capture';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 /** From `test/support` (ts-jest) or `dist/test/support` (the compiled chaos script): the compiled entry point. */
@@ -64,8 +65,14 @@ export async function startChaosNode(setup: ChaosNodeSetup, timeoutMs = 60_000):
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+    recordOutput(chunk, `chaos-node ${child.pid} stdout`);
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+    recordOutput(chunk, `chaos-node ${child.pid} stderr`);
+  });
   const exited = once(child, 'exit').then(() => undefined);
   const gone = () => child.exitCode !== null || child.signalCode !== null;
 

@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Redis from 'ioredis';
+import { recordOutput } from './secret-capture';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const MAIN = path.join(ROOT, 'dist', 'sandbox', 'host', 'main.js');
@@ -57,8 +58,14 @@ export async function startWorkerProcess(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+    recordOutput(chunk, `worker-process ${child.pid} stdout`);
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+    recordOutput(chunk, `worker-process ${child.pid} stderr`);
+  });
   const exited = once(child, 'exit').then(() => undefined);
   const gone = () => child.exitCode !== null || child.signalCode !== null;
 
