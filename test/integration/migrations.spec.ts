@@ -156,7 +156,10 @@ function foreignKeySpecs(table: Table): string[] {
 async function esdTables(ds: DataSource): Promise<string[]> {
   const qr = ds.createQueryRunner();
   try {
-    return sorted((await qr.getTables()).map((t) => bare(t.name)).filter((n) => n.startsWith('esd_')));
+    // Without names, TypeORM lists every schema (PostgreSQL) or database (MariaDB) on the server, where other
+    // test files' scratch schemas live; only this one's tables come back unqualified.
+    const own = (await qr.getTables()).map((t) => t.name).filter((n) => !n.includes('.'));
+    return sorted(own.filter((n) => n.startsWith('esd_')));
   } finally {
     await qr.release();
   }
