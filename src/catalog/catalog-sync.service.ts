@@ -19,8 +19,16 @@ import {
   type CatalogWritePlan,
   type OfferRowValues,
 } from './catalog-diff';
-import { countStoredOffers, insertOfferRows, readOfferKeys, readStoredOffers } from './catalog-offer-store';
+import {
+  countOpenOffers,
+  countStoredOffers,
+  insertOfferRows,
+  readOfferKeys,
+  readStoredOffers,
+  type NewOfferRow,
+} from './catalog-offer-store';
 import { catalogOfferFrom, type SkippedOffer } from './catalog-offer';
+import { readAhead } from './read-ahead';
 import {
   ACTIVE_CATALOG_RUN_STATUSES,
   CatalogRunEntity,
@@ -32,8 +40,8 @@ import { OfferEntity } from './offer.entity';
 import { hostProductFor, microsoftEsdProductType } from './product-mapping';
 
 /**
- * Offers asked per CIS call: Microsoft's maximum. Each page is checked, diffed, pushed and written before the
- * next is fetched, so this is also the most offers a run holds at once.
+ * Offers asked per CIS call: Microsoft's maximum. Each page is checked, diffed, pushed and written while the next
+ * one is fetched (`readAhead`, never further ahead), so a run holds at most two pages' offers at once.
  */
 export const CATALOG_PAGE_SIZE = 1000;
 /** Products per `upsertProducts` / `setProductsStatus` call. */
@@ -84,6 +92,12 @@ interface ListingPass {
   listed: number;
   /** Rows of the instance the listing named (read, or inserted by this pass): if all, none vanished. */
   rowsNamed: number;
+  /**
+   * Of those, the rows not discontinued when the listing ends, or last changed by this run (see
+   * `countOpenOffers`): if the instance has no others, every row the listing did not name was discontinued by
+   * an earlier run and stays so — unchanged, nothing to read.
+   */
+  openNamed: number;
 }
 
 /**
@@ -158,10 +172,23 @@ export class CatalogSyncService {
       skippedLogged: 0,
     };
 
-    const { tally, listed, rowsNamed } = await this.syncListing(context, client, market, storedCount);
+    const { tally, listed, rowsNamed, openNamed } = await this.syncListing(
+      context,
+      client,
+      market,
+      storedCount,
+    );
     // Every stored row named by the listing: none vanished, and none needs reading again.
-    if ((await countStoredOffers(this.dataSource.manager, run.instanceId)) > rowsNamed) {
-      await this.syncVanished(context, tally);
+    const unnamed = (await countStoredOffers(this.dataSource.manager, run.instanceId)) - rowsNamed;
+    if (unnamed > 0) {
+      // Rows the listing did not name: unless some are still open (not discontinued, or this run's own), all
+      // were discontinued by an earlier run and are reported unchanged without being read — the usual case
+      // once offers have vanished, which every later run would otherwise pay a scan of every row for.
+      if ((await countOpenOffers(this.dataSource.manager, run.instanceId, run.id)) > openNamed) {
+        await this.syncVanished(context, tally);
+      } else {
+        tally.addUnchanged(unnamed);
+      }
     }
     await context.productType.complete();
 
@@ -201,9 +228,10 @@ export class CatalogSyncService {
   }
 
   /**
-   * Every page of the market, each synced before the next is asked for. Microsoft does not say how many offers
-   * there are, so progress is estimated from the offers stored last time and never reaches the listing's end
-   * mark before the last page. A listing whose continuation token went stale (the catalog changed under it)
+   * Every page of the market, synced one after another, the next asked for while one is synced (`readAhead`:
+   * Microsoft builds and sends page n + 1 while page n is diffed and written). Microsoft does not say how many
+   * offers there are, so progress is estimated from the offers stored last time and never reaches the listing's
+   * end mark before the last page. A listing whose continuation token went stale (the catalog changed under it)
    * starts again from page 1 rather than mixing two catalogs: the tally starts afresh, and the pages already
    * written read as this run's own rows (`lastChangedRunId`), so they are reported once, as what the run did.
    */
@@ -215,10 +243,10 @@ export class CatalogSyncService {
   ): Promise<ListingPass> {
     const expectedPages = Math.max(1, Math.ceil(storedCount / CATALOG_PAGE_SIZE));
     for (let restart = 0; ; restart++) {
-      const pass: ListingPass = { tally: new CatalogResultTally(), listed: 0, rowsNamed: 0 };
+      const pass: ListingPass = { tally: new CatalogResultTally(), listed: 0, rowsNamed: 0, openNamed: 0 };
       let pages = 0;
       try {
-        for await (const page of client.offerPages({ ...market, pageSize: CATALOG_PAGE_SIZE })) {
+        for await (const page of readAhead(client.offerPages({ ...market, pageSize: CATALOG_PAGE_SIZE }))) {
           pages = page.page;
           pass.listed = page.totalSoFar;
           await this.syncPage(context, pass, page.offers);
@@ -250,28 +278,53 @@ export class CatalogSyncService {
   ): Promise<void> {
     const { tally } = pass;
     const checks = entries.map(catalogOfferFrom);
-    // The rows a valid entry will decide, and those behind malformed entries (seen, so not vanished).
+    // One look at the tally per entry. The rows to read: those a valid entry will decide, and those behind
+    // malformed entries the listing has not named yet (seen, so not vanished). IDs an earlier page decided
+    // (a valid entry here is a repeat) or named (their rows were counted then) are noted apart: rarely any.
     const wanted = new Set<string>();
+    let decidedBefore: Set<string> | undefined;
+    let namedBefore: Set<string> | undefined;
     for (const check of checks) {
-      if (
-        check.ok
-          ? !tally.decided(check.offer.offerId)
-          : check.offerId !== undefined && !tally.seen(check.offerId)
-      ) {
-        wanted.add(check.ok ? check.offer.offerId : check.offerId!);
+      const offerId = check.ok ? check.offer.offerId : check.offerId;
+      if (offerId === undefined) continue;
+      const naming = tally.naming(offerId);
+      if (naming === true) {
+        (decidedBefore ??= new Set()).add(offerId);
+        continue;
       }
+      if (naming === false) {
+        (namedBefore ??= new Set()).add(offerId);
+        if (!check.ok) continue;
+      }
+      wanted.add(offerId);
     }
     const stored = await readStoredOffers(this.dataSource.manager, context.run.instanceId, [...wanted]);
-    pass.rowsNamed += stored.filter((row) => !tally.seen(row.offerId)).length;
+    const runId = context.run.id;
     const diff = diffOfferPage({
       stored,
       fetched: checks,
-      runId: context.run.id,
-      decidedBefore: (offerId) => tally.decided(offerId),
+      runId,
+      decidedBefore: (offerId) => decidedBefore?.has(offerId) ?? false,
     });
     tally.addPage(diff);
+    // The rows this pass names for the first time, and which of them are open when the listing ends: rows
+    // this page inserts or updates are the run's own; the others stay as read.
+    const updated = diff.plan.update.length > 0 ? new Set(diff.plan.update.map((u) => u.offerId)) : undefined;
+    for (const row of stored) {
+      const openAsRead = row.catalogStatus !== 'discontinued' || row.lastChangedRunId === runId;
+      if (namedBefore?.has(row.offerId)) {
+        // Counted when a malformed entry named it; a valid one has now rewritten it.
+        if (!openAsRead && updated?.has(row.offerId)) pass.openNamed++;
+        continue;
+      }
+      pass.rowsNamed++;
+      if (openAsRead || updated?.has(row.offerId)) pass.openNamed++;
+    }
     pass.rowsNamed += diff.plan.insert.length;
+    pass.openNamed += diff.plan.insert.length;
     this.logSkipped(context, diff.skipped);
+    // An unchanged page has nothing to push or write: it stops here.
+    if (diff.plan.insert.length === 0 && diff.plan.update.length === 0) return;
     const storedRefs = new Map(stored.map((s) => [s.offerId, s.hostProductRef]));
     const hostRefs = await this.push(context, diff.plan, storedRefs);
     await this.write(context, diff.plan, storedRefs, hostRefs);
@@ -385,14 +438,9 @@ export class CatalogSyncService {
       for (let i = 0; i < plan.insert.length; i += INSERT_BATCH_SIZE) {
         await insertOfferRows(
           m,
-          plan.insert.slice(i, i + INSERT_BATCH_SIZE).map((values) => ({
-            ...values,
-            id: newId(),
-            instanceId,
-            firstSeenRunId: run.id,
-            lastChangedRunId: run.id,
-            hostProductRef: hostRefs.get(values.offerId) ?? null,
-          })),
+          plan.insert
+            .slice(i, i + INSERT_BATCH_SIZE)
+            .map((values) => newOfferRow(values, instanceId, run.id, hostRefs.get(values.offerId) ?? null)),
         );
       }
       for (const u of plan.update) {
@@ -600,6 +648,35 @@ class RunProgress {
       .getRepository(CatalogRunEntity)
       .update({ id: this.run.id, status: In([...ACTIVE_CATALOG_RUN_STATUSES]) }, values);
   }
+}
+
+/** A row to insert, stamped with the run: written out, not spread (see `rowValues` in catalog-diff.ts). */
+function newOfferRow(
+  values: OfferRowValues,
+  instanceId: string,
+  runId: string,
+  hostProductRef: string | null,
+): NewOfferRow {
+  return {
+    id: newId(),
+    instanceId,
+    offerId: values.offerId,
+    offerUri: values.offerUri,
+    name: values.name,
+    shortDescription: values.shortDescription,
+    productFamily: values.productFamily,
+    minQuantity: values.minQuantity,
+    maxQuantity: values.maxQuantity,
+    isReturnable: values.isReturnable,
+    vendorStatus: values.vendorStatus,
+    catalogStatus: values.catalogStatus,
+    lastModified: values.lastModified,
+    contentHash: values.contentHash,
+    firstSeenRunId: runId,
+    lastChangedRunId: runId,
+    hostProductRef,
+    missingSince: values.missingSince,
+  };
 }
 
 function isFullRow(values: object): values is OfferRowValues {

@@ -197,7 +197,10 @@ export function parseCisOffer(item: unknown, index = 0): CisOfferEntry {
 
 function requiredText(item: Record<string, unknown>, field: string, problems: string[]): string | undefined {
   const value = item[field];
-  if (typeof value === 'string' && value.trim() !== '') return value.trim();
+  if (typeof value === 'string') {
+    const text = value.trim();
+    if (text !== '') return text;
+  }
   problems.push(`${field} is ${describe(value, 'a non-empty string')}`);
   return undefined;
 }
@@ -209,7 +212,10 @@ function optionalText(
 ): string | null | undefined {
   const value = item[field];
   if (value === undefined || value === null) return null;
-  if (typeof value === 'string') return value.trim() === '' ? null : value.trim();
+  if (typeof value === 'string') {
+    const text = value.trim();
+    return text === '' ? null : text;
+  }
   problems.push(`${field} is ${describe(value, 'a string')}`);
   return undefined;
 }
@@ -224,7 +230,11 @@ function quantity(item: Record<string, unknown>, field: string, problems: string
 function date(item: Record<string, unknown>, field: string, problems: string[]): Date | null | undefined {
   const value = item[field];
   if (value === undefined || value === null) return null;
-  if (typeof value === 'string' && !Number.isNaN(Date.parse(value))) return new Date(value);
+  if (typeof value === 'string') {
+    // One parse: `new Date(text)` reads the text as `Date.parse` does.
+    const parsed = new Date(value);
+    if (!Number.isNaN(parsed.getTime())) return parsed;
+  }
   problems.push(`${field} is ${describe(value, 'a date')}`);
   return undefined;
 }

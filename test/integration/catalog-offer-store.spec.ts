@@ -99,9 +99,9 @@ describe.each(DATABASE_KINDS)('catalog offer store on %s', (kind) => {
       row('A10', { instanceId: otherInstanceId, firstSeenRunId: null, lastChangedRunId: null }),
     ]);
 
-    const read = await readStoredOffers(dataSource.manager, instanceId, ['C12', 'A10', 'NOPE']);
+    const read = await readStoredOffers(dataSource.manager, instanceId, ['C12', 'A10', 'NOPE', 'A10']);
+    expect(read.map((r) => r.offerId).sort()).toEqual(['A10', 'C12']);
     const byId = new Map(read.map((r) => [r.offerId, r]));
-    expect([...byId.keys()].sort()).toEqual(['A10', 'C12']);
     expect(byId.get('A10')).toEqual({
       offerId: 'A10',
       contentHash: rows[0].contentHash,

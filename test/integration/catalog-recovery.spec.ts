@@ -78,6 +78,7 @@ describe('Get Services Definition interrupted and resumed (PostgreSQL, Redis, CI
   let host: ScriptedHostCatalog;
   let runs: CatalogRunsService;
   let redisUrl: string;
+  let offerPagesAnswered = 0;
   const secretKey = randomBytes(32).toString('base64');
   const { call, readyInstance } = instanceHelpers(
     () => app,
@@ -186,7 +187,13 @@ describe('Get Services Definition interrupted and resumed (PostgreSQL, Redis, CI
     });
     await dataSource.initialize();
     await dataSource.runMigrations();
-    sandbox = await CisSandbox.start({ rateLimitPerMinute: 0 });
+    sandbox = await CisSandbox.start({
+      rateLimitPerMinute: 0,
+      // Offer pages the sandbox has answered (logged once the answer is sent), for the restarted listing.
+      log: (line) => {
+        if (/^GET \S*\/offers 200 /.test(line)) offerPagesAnswered++;
+      },
+    });
     host = new ScriptedHostCatalog(new ReferenceHostCatalog(dataSource, 'EUR'));
 
     @Module({
@@ -340,16 +347,22 @@ describe('Get Services Definition interrupted and resumed (PostgreSQL, Redis, CI
     const ids = offerIdsOf(await setCatalog(COUNT));
     const restarted = (await readyInstance({}, MARKET)).id as string;
     const page3 = (i: number) => ids[2 * CATALOG_PAGE_SIZE + i];
-    // Microsoft changes its catalog while page 2 is being pushed: page 1 is saved, page 2 is saved next, and
-    // page 3's continuation token has gone stale by then.
+    // Microsoft changes its catalog while page 1 is being pushed. The run asks for each page while it syncs the
+    // one before, so page 2 is on its way by then: the change waits for the sandbox to have answered it (from
+    // the old catalog). Page 1 is saved, page 2 is saved next, and page 3's continuation token has gone stale.
     const changes = { add: 3, rename: [ids[10], page3(10)], discontinue: [page3(20)], remove: [page3(30)] };
-    host.onceBefore(
-      { method: 'upsertProducts', instanceId: restarted, code: ids[CATALOG_PAGE_SIZE + 10] },
-      async () => {
-        await setCatalog(COUNT, changes);
-      },
-    );
+    const answeredBefore = offerPagesAnswered;
+    let answeredAtChange = 0;
+    host.onceBefore({ method: 'upsertProducts', instanceId: restarted, code: ids[10] }, async () => {
+      const deadline = Date.now() + 10_000;
+      while (offerPagesAnswered < answeredBefore + 2 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      answeredAtChange = offerPagesAnswered - answeredBefore;
+      await setCatalog(COUNT, changes);
+    });
     const run = await runToEnd(restarted);
+    expect(answeredAtChange).toBe(2);
     expect(host.fired.at(-1)?.instanceId).toBe(restarted);
     const pages = log(run).filter((m) => /^Page \d+:|listing again/.test(m));
     expect(pages).toEqual([

@@ -9,6 +9,8 @@ import {
 } from '../../src/catalog/catalog-diff';
 import { catalogOfferFrom, type CatalogOffer, type CatalogOfferCheck } from '../../src/catalog/catalog-offer';
 import { parseCisOffer } from '../../src/cis/cis-offers';
+import { readAhead } from '../../src/catalog/read-ahead';
+import { createHash } from 'node:crypto';
 import type { OfferCatalogStatus } from '../../src/catalog/offer.entity';
 
 const NOW = new Date('2025-03-01T03:00:00Z');
@@ -120,6 +122,38 @@ describe('catalog diff', () => {
     });
     expect(result.updated).toEqual(['A']);
   });
+
+  it.each<[string, Partial<CatalogOffer>]>([
+    [
+      'plain Greek',
+      { name: 'Windows 11 Επαγγελματική έκδοση', shortDescription: 'Για μικρές επιχειρήσεις.' },
+    ],
+    ['no short description', { shortDescription: null }],
+    ['quotes and backslashes', { name: 'Office "Home" \\ Business', offerUri: 'https://cis.example/a\\b"c' }],
+    [
+      'control characters',
+      { name: 'Tab\there, new\nline, bell\u0007, nul\u0000', shortDescription: '\r\n\u001f' },
+    ],
+    [
+      'a surrogate pair and lone surrogates',
+      { name: 'Emoji 🎁 \ud800 \udfff', shortDescription: '\udc00x\ud83d' },
+    ],
+    ['big quantities, not returnable', { minQuantity: 1, maxQuantity: 2 ** 53 - 1, isReturnable: false }],
+  ])(
+    'the content hash is SHA-256 of the JSON array of the shown fields, as stored hashes were made (%s)',
+    (_case, fields) => {
+      const o = offer('A', fields);
+      const shown = JSON.stringify([
+        o.name,
+        o.shortDescription,
+        o.offerUri,
+        o.minQuantity,
+        o.maxQuantity,
+        o.isReturnable,
+      ]);
+      expect(offerContentHash(o)).toBe(createHash('sha256').update(shown).digest('hex'));
+    },
+  );
 
   it('an update of a never-acknowledged new offer is reported as updated but the row stays new', () => {
     const before = offer('A');
@@ -563,5 +597,78 @@ describe('catalog offer checks', () => {
     const check = catalogOfferFrom(spaced);
     expect(check.ok).toBe(false);
     expect(check).not.toHaveProperty('offerId');
+  });
+});
+
+describe('reading the listing one page ahead', () => {
+  /** A listing of `pages` pages that records what was asked when; `failAt` fails that page's request. */
+  function listing(pages: number, failAt?: number) {
+    const events: string[] = [];
+    async function* source(): AsyncGenerator<number> {
+      try {
+        for (let page = 1; page <= pages; page++) {
+          events.push(`ask ${page}`);
+          await new Promise((resolve) => setTimeout(resolve, 1));
+          if (page === failAt) throw new Error(`page ${page} refused`);
+          yield page;
+        }
+      } finally {
+        events.push('closed');
+      }
+    }
+    return { events, source };
+  }
+
+  it('hands out every page in order, asking for the next one while a page is synced, never two ahead', async () => {
+    const { events, source } = listing(4);
+    for await (const page of readAhead(source())) {
+      events.push(`sync ${page}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      events.push(`synced ${page}`);
+    }
+    expect(events).toEqual([
+      'ask 1',
+      'ask 2',
+      'sync 1',
+      'synced 1',
+      'ask 3',
+      'sync 2',
+      'synced 2',
+      'ask 4',
+      'sync 3',
+      'synced 3',
+      // Asking past the last page ends the listing while page 4 syncs.
+      'closed',
+      'sync 4',
+      'synced 4',
+    ]);
+  });
+
+  it('a page that fails fails the listing once the page before it is synced', async () => {
+    const { events, source } = listing(4, 3);
+    const synced: number[] = [];
+    await expect(
+      (async () => {
+        for await (const page of readAhead(source())) {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          synced.push(page);
+        }
+      })(),
+    ).rejects.toThrow('page 3 refused');
+    expect(synced).toEqual([1, 2]);
+    expect(events).toEqual(['ask 1', 'ask 2', 'ask 3', 'closed']);
+  });
+
+  it('when a page fails to sync, the page asked for ahead is dropped and the listing closed', async () => {
+    const { events, source } = listing(4);
+    await expect(
+      (async () => {
+        for await (const page of readAhead(source())) {
+          if (page === 2) throw new Error('the host refused page 2');
+        }
+      })(),
+    ).rejects.toThrow('the host refused page 2');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(events).toEqual(['ask 1', 'ask 2', 'ask 3', 'closed']);
   });
 });
