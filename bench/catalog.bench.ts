@@ -21,8 +21,6 @@ import { NestFactory } from '@nestjs/core';
 import { getQueueToken } from '@nestjs/bull';
 import type { Queue } from 'bull';
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -47,6 +45,7 @@ import { InstancesService } from '../src/settings/instances.service';
 import { dataSourceOptionsFromUrl } from '../src/storage/database-url';
 import { ESD_ENTITIES } from '../src/storage/entities';
 import { ESD_MIGRATIONS } from '../src/storage/migrations';
+import { readyInstance } from './plugin-api';
 import { sandboxCall, startSandboxProcess, type SandboxProcess } from './sandbox-process';
 
 const OFFERS = 50_000;
@@ -130,39 +129,6 @@ class MemoryPeak {
 function exposeGc(): () => void {
   setFlagsFromString('--expose-gc');
   return runInNewContext('gc') as () => void;
-}
-
-/** One call to the plugin's routes as the reference host's admin. */
-async function api<T>(app: INestApplication, method: string, path: string, body?: unknown): Promise<T> {
-  const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
-  const res = await fetch(`http://127.0.0.1:${port}${path}`, {
-    method,
-    headers: { 'x-principal': 'admin', 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return JSON.parse(text) as T;
-}
-
-/** A ready instance in the market, through the plugin's own Applications Setup routes. */
-async function readyInstance(app: INestApplication, sandbox: SandboxProcess): Promise<string> {
-  const c = sandbox.credentials;
-  const created = await api<{ id: string }>(app, 'POST', '/esd/instances', {
-    systemName: `BENCH-${randomBytes(3).toString('hex')}`,
-    resourceApi: c.resourceApi,
-    serviceUrl: c.serviceUrl,
-    tenantId: c.tenantId,
-    channelId: c.channelId,
-    clientId: c.clientId,
-    authorityHost: c.authorityHost,
-    caCertificatePem: c.caPem,
-  });
-  const path = `/esd/instances/${created.id}`;
-  await api(app, 'PATCH', path, { certificate: { pem: c.certificatePem, privateKeyPem: c.privateKeyPem } });
-  await api(app, 'PATCH', path, MARKET);
-  await api(app, 'POST', `${path}/test-connection`);
-  return created.id;
 }
 
 const OFFER_COLUMNS = [
@@ -299,7 +265,7 @@ export async function catalogBench(): Promise<void> {
     app = await NestFactory.create(BenchModule, { logger: ['error'] });
     await app.listen(0, '127.0.0.1');
 
-    const instanceId = await readyInstance(app, sandbox);
+    const instanceId = await readyInstance(app, sandbox, MARKET);
     const catalog = await sandboxCall<{ offers: CatalogEntry[] }>(sandbox, 'POST', '/__sandbox/catalog', {
       ...MARKET,
       count: OFFERS,

@@ -21,8 +21,6 @@ import { NestFactory } from '@nestjs/core';
 import type { Queue } from 'bull';
 import Redis from 'ioredis';
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { DataSource } from 'typeorm';
@@ -39,6 +37,7 @@ import { dataSourceOptionsFromUrl } from '../src/storage/database-url';
 import { ESD_ENTITIES } from '../src/storage/entities';
 import { ESD_MIGRATIONS } from '../src/storage/migrations';
 import { newId } from '../src/storage/entity-columns';
+import { readyInstance } from './plugin-api';
 import { sandboxCall, startSandboxProcess, type SandboxProcess } from './sandbox-process';
 
 const ITEMS = 400;
@@ -79,39 +78,6 @@ class CountingHost implements HostNotifier, HostEvents {
   async publish(event: HostEvent): Promise<void> {
     this.events.set(event.id, (this.events.get(event.id) ?? 0) + 1);
   }
-}
-
-/** One call to the plugin's routes as the host's admin. */
-async function api<T>(app: INestApplication, method: string, path: string, body?: unknown): Promise<T> {
-  const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
-  const res = await fetch(`http://127.0.0.1:${port}${path}`, {
-    method,
-    headers: { 'x-principal': 'admin', 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return JSON.parse(text) as T;
-}
-
-/** A ready instance in the market, through the plugin's own Applications Setup routes. */
-async function readyInstance(app: INestApplication, sandbox: SandboxProcess): Promise<string> {
-  const c = sandbox.credentials;
-  const created = await api<{ id: string }>(app, 'POST', '/esd/instances', {
-    systemName: `BENCH-${randomBytes(3).toString('hex')}`,
-    resourceApi: c.resourceApi,
-    serviceUrl: c.serviceUrl,
-    tenantId: c.tenantId,
-    channelId: c.channelId,
-    clientId: c.clientId,
-    authorityHost: c.authorityHost,
-    caCertificatePem: c.caPem,
-  });
-  const path = `/esd/instances/${created.id}`;
-  await api(app, 'PATCH', path, { certificate: { pem: c.certificatePem, privateKeyPem: c.privateKeyPem } });
-  await api(app, 'PATCH', path, MARKET);
-  await api(app, 'POST', `${path}/test-connection`);
-  return created.id;
 }
 
 /** One offer the market sells in fives, stored for the instance as a finished catalog run would store it. */
@@ -259,7 +225,7 @@ export async function provisioningBench(): Promise<void> {
     await app.listen(0, '127.0.0.1');
     const hooks = app.get(EsdHooksService);
 
-    const instanceId = await readyInstance(app, sandbox);
+    const instanceId = await readyInstance(app, sandbox, MARKET);
     const productCode = await sellableOffer(dataSource, sandbox, instanceId);
     const items = Array.from({ length: ITEMS }, (_, i) => orderItem(instanceId, productCode, i));
     await sandboxCall(sandbox, 'POST', '/__sandbox/config', SANDBOX);
