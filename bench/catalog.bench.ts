@@ -18,8 +18,6 @@
  */
 import { Module, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { getQueueToken } from '@nestjs/bull';
-import type { Queue } from 'bull';
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
@@ -32,7 +30,6 @@ import { catalogOfferFrom } from '../src/catalog/catalog-offer';
 import { CatalogRunsService } from '../src/catalog/catalog-runs.service';
 import { CATALOG_PAGE_SIZE, CatalogSyncService } from '../src/catalog/catalog-sync.service';
 import { parseCisOffer } from '../src/cis/cis-offers';
-import { QUEUES } from '../src/constants';
 import type {
   HostCatalog,
   HostProductInput,
@@ -42,10 +39,7 @@ import type {
 } from '../src/host/ports';
 import { MicrosoftEsdModule } from '../src/microsoft-esd.module';
 import { InstancesService } from '../src/settings/instances.service';
-import { dataSourceOptionsFromUrl } from '../src/storage/database-url';
-import { ESD_ENTITIES } from '../src/storage/entities';
-import { ESD_MIGRATIONS } from '../src/storage/migrations';
-import { readyInstance } from './plugin-api';
+import { benchDatabase, closeBenchApp, readyInstance } from './plugin-api';
 import { sandboxCall, startSandboxProcess, type SandboxProcess } from './sandbox-process';
 
 const OFFERS = 50_000;
@@ -219,25 +213,11 @@ async function timed<T>(work: () => Promise<T>): Promise<{ ms: number; value: T 
 
 export async function catalogBench(): Promise<void> {
   const gc = exposeGc();
-  const baseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
   const redisBase = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-  const schema = `esd_bench_${randomBytes(5).toString('hex')}`;
-  const admin = new DataSource({ type: 'postgres', url: baseUrl, poolSize: 1 });
-  await admin.initialize();
-  await admin.query(`CREATE SCHEMA "${schema}"`);
-  const url = new URL(baseUrl);
-  url.searchParams.set('schema', schema);
-
-  const dataSource = new DataSource({
-    ...dataSourceOptionsFromUrl(url.toString()),
-    entities: ESD_ENTITIES,
-    migrations: ESD_MIGRATIONS,
-  });
+  const { dataSource, drop } = await benchDatabase();
   let sandbox: SandboxProcess | undefined;
   let app: INestApplication | undefined;
   try {
-    await dataSource.initialize();
-    await dataSource.runMigrations();
     sandbox = await startSandboxProcess();
     const host = new CountingHostCatalog();
     const redisUrl = new URL(redisBase);
@@ -399,18 +379,8 @@ export async function catalogBench(): Promise<void> {
       `${first.host.calls} (${first.host.products} products, product type sent ${first.host.productTypes}x with ${first.host.typeValues} URIs) / ${again.host.calls}`,
     );
   } finally {
-    if (app) {
-      for (const name of Object.values(QUEUES)) {
-        await app
-          .get<Queue>(getQueueToken(name))
-          .obliterate({ force: true })
-          .catch(() => undefined);
-      }
-      await app.close();
-    }
+    if (app) await closeBenchApp(app);
     await sandbox?.close();
-    if (dataSource.isInitialized) await dataSource.destroy();
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await admin.destroy();
+    await drop();
   }
 }

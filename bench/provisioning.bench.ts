@@ -33,11 +33,8 @@ import type { HostEvent, HostEvents, HostNotification, HostNotifier } from '../s
 import { EsdHooksService } from '../src/licenses/esd-hooks.service';
 import { PROVISIONING_CONCURRENCY } from '../src/licenses/provisioning.processor';
 import { MicrosoftEsdModule } from '../src/microsoft-esd.module';
-import { dataSourceOptionsFromUrl } from '../src/storage/database-url';
-import { ESD_ENTITIES } from '../src/storage/entities';
-import { ESD_MIGRATIONS } from '../src/storage/migrations';
 import { newId } from '../src/storage/entity-columns';
-import { readyInstance } from './plugin-api';
+import { benchDatabase, closeBenchApp, readyInstance } from './plugin-api';
 import { sandboxCall, startSandboxProcess, type SandboxProcess } from './sandbox-process';
 
 const ITEMS = 400;
@@ -177,24 +174,10 @@ export async function provisioningBench(): Promise<void> {
       'PROVISIONING_BENCH_RATE_LIMIT: expected a whole number of requests a minute, at least 1',
     );
   }
-  const baseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-  const schema = `esd_bench_${randomBytes(5).toString('hex')}`;
-  const admin = new DataSource({ type: 'postgres', url: baseUrl, poolSize: 1 });
-  await admin.initialize();
-  await admin.query(`CREATE SCHEMA "${schema}"`);
-  const url = new URL(baseUrl);
-  url.searchParams.set('schema', schema);
-
-  const dataSource = new DataSource({
-    ...dataSourceOptionsFromUrl(url.toString()),
-    entities: ESD_ENTITIES,
-    migrations: ESD_MIGRATIONS,
-  });
+  const { dataSource, drop } = await benchDatabase();
   let sandbox: SandboxProcess | undefined;
   let app: INestApplication | undefined;
   try {
-    await dataSource.initialize();
-    await dataSource.runMigrations();
     // No limit while the instance is set up: its calls do not start the run's window.
     sandbox = await startSandboxProcess();
     const redisUrl = await idleRedisDb(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
@@ -344,18 +327,8 @@ export async function provisioningBench(): Promise<void> {
     ].filter((p) => p !== '');
     if (problems.length > 0) throw new Error(`provisioning bench: ${problems.join('; ')}`);
   } finally {
-    if (app) {
-      for (const name of Object.values(QUEUES)) {
-        await app
-          .get<Queue>(getQueueToken(name))
-          .obliterate({ force: true })
-          .catch(() => undefined);
-      }
-      await app.close();
-    }
+    if (app) await closeBenchApp(app);
     await sandbox?.close();
-    if (dataSource.isInitialized) await dataSource.destroy();
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await admin.destroy();
+    await drop();
   }
 }
