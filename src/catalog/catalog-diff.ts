@@ -88,29 +88,17 @@ export interface VanishedDiff {
  * SHA-256 (hex) over exactly the fields the host shows for a product — name (in the instance's language),
  * short description, offer URI, quantities and returnability. Not the vendor status (a transition of its
  * own), the product family or `lastModified` (the host shows neither: a bump alone is no update).
- *
- * The text hashed is `JSON.stringify([name, shortDescription, offerUri, minQuantity, maxQuantity,
- * isReturnable])`, the stored hashes' definition; it is put together by hand (see {@link jsonText}), which
- * every listed offer of every run pays for.
  */
 export function offerContentHash(offer: CatalogOffer): string {
-  return sha256Hex(
-    `[${jsonText(offer.name)},${jsonText(offer.shortDescription)},${jsonText(offer.offerUri)},` +
-      `${JSON.stringify(offer.minQuantity)},${JSON.stringify(offer.maxQuantity)},${offer.isReturnable}]`,
-  );
-}
-
-/** Characters `JSON.stringify` writes other than as themselves: quote, backslash, controls, surrogates. */
-// eslint-disable-next-line no-control-regex -- the control characters are what is looked for
-const ESCAPED_IN_JSON = /["\\\u0000-\u001f\ud800-\udfff]/;
-
-/**
- * `JSON.stringify(text)` without building an array to stringify: a text with nothing to escape — every offer
- * field in practice — is its characters between quotes; anything else goes to `JSON.stringify`.
- */
-function jsonText(text: string | null): string {
-  if (text === null) return 'null';
-  return ESCAPED_IN_JSON.test(text) ? JSON.stringify(text) : `"${text}"`;
+  const shown = [
+    offer.name,
+    offer.shortDescription,
+    offer.offerUri,
+    offer.minQuantity,
+    offer.maxQuantity,
+    offer.isReturnable,
+  ];
+  return sha256Hex(JSON.stringify(shown));
 }
 
 /**
@@ -336,11 +324,8 @@ export class CatalogResultTally {
 
   addPage(page: OfferPageDiff): void {
     for (const offerId of page.malformedIds) if (!this.named.has(offerId)) this.named.set(offerId, false);
-    for (const { offerId, outcome } of page.verdicts) {
-      if (outcome === 'unchanged') this.unchanged++;
-      else this.lists[outcome].push(offerId);
-      this.named.set(offerId, true);
-    }
+    this.addVerdicts(page.verdicts);
+    for (const { offerId } of page.verdicts) this.named.set(offerId, true);
     this.skipped.push(...page.skipped);
   }
 
