@@ -58,6 +58,8 @@ export function deliver(req: Request, res: Response, reply: Reply): void {
   res.status(reply.status ?? 200);
   for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
   if (reply.body === undefined) res.end();
+  // A body serialised already (a cached page) goes out as it is.
+  else if (Buffer.isBuffer(reply.body)) res.type('application/json').send(reply.body);
   else res.json(reply.body);
 }
 

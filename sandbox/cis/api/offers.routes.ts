@@ -51,22 +51,34 @@ export function registerOffersRoutes(api: RouteTable<ApiCaller>, state: SandboxS
       offset = token.offset;
     }
 
-    const end = offset + pageSize;
-    const items = catalog.offers.slice(offset, end);
-    const more = end < catalog.offers.length;
-    return {
-      body: more
-        ? {
-            items,
-            continuationToken: encodeToken({
-              market: marketKey(catalog),
-              version: catalog.version,
-              offset: end,
-            }),
-          }
-        : { items },
-    };
+    const pages = pageCache.get(catalog) ?? new Map<string, Buffer>();
+    pageCache.set(catalog, pages);
+    const key = `${offset}/${pageSize}`;
+    let body = pages.get(key);
+    if (!body) {
+      body = Buffer.from(JSON.stringify(pageOf(catalog, offset, pageSize)));
+      pages.set(key, body);
+    }
+    return { body };
   });
+}
+
+/**
+ * Pages of a catalog, serialised once: a catalog never changes in place (a change replaces it with a new
+ * version), so a page is the same bytes every time it is asked for. Encoding a large page as UTF-8 costs the
+ * sandbox more than anything else it does; Microsoft's own serving time is not the client's to measure. Old
+ * versions drop out with their catalog.
+ */
+const pageCache = new WeakMap<MarketCatalog, Map<string, Buffer>>();
+
+function pageOf(catalog: MarketCatalog, offset: number, pageSize: number): object {
+  const end = offset + pageSize;
+  const items = catalog.offers.slice(offset, end);
+  if (end >= catalog.offers.length) return { items };
+  return {
+    items,
+    continuationToken: encodeToken({ market: marketKey(catalog), version: catalog.version, offset: end }),
+  };
 }
 
 /** The market of the channel matching `country` and `language` (case-insensitive), in its own spelling. */
