@@ -333,7 +333,10 @@ function corrupt(offer: VendorOffer, nth: number): CatalogEntry {
   return entry;
 }
 
-/** A market's current catalog; `version` changes whenever the catalog is replaced. */
+/**
+ * A market's current catalog; `version` changes whenever the catalog is replaced. Never changed in place: the
+ * offers route keeps each catalog's serialised pages for as long as the catalog object lives.
+ */
 export interface MarketCatalog {
   country: string;
   language: string;

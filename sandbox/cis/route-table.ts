@@ -59,7 +59,7 @@ export function deliver(req: Request, res: Response, reply: Reply): void {
   for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
   if (reply.body === undefined) res.end();
   // A body serialised already (a cached page) goes out as it is.
-  else if (Buffer.isBuffer(reply.body)) res.type('application/json').send(reply.body);
+  else if (Buffer.isBuffer(reply.body)) res.type('application/json; charset=utf-8').send(reply.body);
   else res.json(reply.body);
 }
 

@@ -166,6 +166,30 @@ describe('CIS offers over HTTPS against the sandbox', () => {
     expect(new Set(seen.map((s) => s.requestId)).size).toBe(3);
   });
 
+  it('a catalog listed again, at the same page size or another, gives the same offers in the same pages', async () => {
+    const truth = await control<CatalogAnswer>('POST', '/__sandbox/catalog', {
+      country: 'US',
+      language: 'en-US',
+      count: 2500,
+      seed: 7,
+    });
+    const listing = async (pageSize: number) => {
+      const pages: string[][] = [];
+      for await (const page of client.offerPages({ country: 'US', language: 'en-US', pageSize })) {
+        pages.push(good(page.offers).map((o) => o.offerId));
+      }
+      return pages;
+    };
+    const ids = truth.offers.map((o) => o.offerId);
+    // The sandbox serves a page it built before from its serialised bytes: they must follow the page size asked.
+    const first = await listing(1000);
+    expect(await listing(1000)).toEqual(first);
+    expect(first.flat()).toEqual(ids);
+    const smaller = await listing(300);
+    expect(smaller.map((p) => p.length)).toEqual([300, 300, 300, 300, 300, 300, 300, 300, 100]);
+    expect(smaller.flat()).toEqual(ids);
+  });
+
   it('returns corrupted offers as skipped entries with their reasons, beside every good one', async () => {
     const truth = await control<CatalogAnswer>('POST', '/__sandbox/catalog', {
       country: 'IE',

@@ -51,8 +51,11 @@ export function registerOffersRoutes(api: RouteTable<ApiCaller>, state: SandboxS
       offset = token.offset;
     }
 
-    const pages = pageCache.get(catalog) ?? new Map<string, Buffer>();
-    pageCache.set(catalog, pages);
+    let pages = pageCache.get(catalog);
+    if (!pages) {
+      pages = new Map<string, Buffer>();
+      pageCache.set(catalog, pages);
+    }
     const key = `${offset}/${pageSize}`;
     let body = pages.get(key);
     if (!body) {
