@@ -63,7 +63,9 @@ export function requestedNotification(license: NotifiedLicense, request: Notifie
 
 /**
  * "Your request was decided": sent when the outcome is final — at once for a rejection, when Microsoft has answered
- * for an acceptance — so the requester hears once, and hears what happened (with the credit, or the reason).
+ * for an acceptance — so the requester hears once per outcome, and hears what happened (with the credit, or the
+ * reason). Once per outcome, not once per request: a return that failed without Microsoft's answer and is later
+ * found to have happened (`ReturnsService.reopenTakenBack`) tells the requester again, `executed` this time.
  */
 export function decidedNotification(
   license: NotifiedLicense,
@@ -84,6 +86,6 @@ export function decidedNotification(
       reason: decision.reason,
       credit: decision.credit,
     },
-    dedupeKey: `${CANCELLATION_DECIDED_TEMPLATE}:${request.id}`,
+    dedupeKey: `${CANCELLATION_DECIDED_TEMPLATE}:${request.id}:${decision.outcome ?? decision.decision}`,
   };
 }

@@ -221,7 +221,10 @@ export class ReturnsService {
         );
         return { outcome: 'retry', error: failure };
       }
-      finish = decided;
+      finish =
+        decided.reason?.code === EsdErrorCode.RETURN_ATTEMPTS_EXHAUSTED
+          ? await this.settleUnanswered(license, decided)
+          : decided;
     }
     if (!(await this.finish(ret, finish))) {
       return { outcome: 'skipped', reason: `return ${returnId} was finished by another attempt` };
@@ -229,6 +232,37 @@ export class ReturnsService {
     // A failed hand-over throws: Bull retries the job, and past its attempts the sweeper finds it still owed.
     await this.handOver(returnId);
     return { outcome: 'finished', status: finish.status, code: finish.reason?.code ?? null };
+  }
+
+  /**
+   * The last attempt ended without Microsoft's answer — perhaps after it took the key back (a lost answer, a
+   * timeout after the write). Its token status settles it: `ReturnAccepted` means the return happened (it is
+   * finished as Successful, like a token another return already took back); `Activated` means it did not (the
+   * failure says so). When the status cannot be had either, the return fails as exhausted.
+   */
+  private async settleUnanswered(license: LicenseEntity, exhausted: ReturnFinish): Promise<ReturnFinish> {
+    let status: string | undefined;
+    try {
+      const { client } = await this.instances.clientForInstance(license.instanceId);
+      const [answer] = await client.getTokenStatuses([license.clientTransactionId]);
+      status = answer?.tokenStatus;
+    } catch (error) {
+      this.logger.warn(
+        `License ${license.id}: the token status after the last return attempt could not be had either (${codeOf(error instanceof Error ? error : new Error(String(error)))}); the return fails as exhausted.`,
+      );
+      return exhausted;
+    }
+    if (status === 'ReturnAccepted') return { status: 'Successful', vendorReturnId: null, reason: null };
+    if (status === 'Activated' && exhausted.reason !== null) {
+      return {
+        ...exhausted,
+        reason: {
+          code: exhausted.reason.code,
+          message: `${exhausted.reason.message} Microsoft's token status shows the product key still active: nothing was returned.`,
+        },
+      };
+    }
+    return exhausted;
   }
 
   /** Polls the return until Microsoft's outcome is stored or `waitMs` has passed; answers the row as it stands. */
@@ -243,6 +277,97 @@ export class ReturnsService {
       row = await repo.findOneByOrFail({ id: returnId });
     }
     return row;
+  }
+
+  /**
+   * Returns that failed without Microsoft's answer (RETURN_ATTEMPTS_EXHAUSTED) on a license whose token Microsoft
+   * has since reported `ReturnAccepted` (the token status sync) while the license is still active: the return did
+   * happen, and nothing else can finish it (the license is no longer eligible for a new one). The license's latest
+   * such return is made Pending again, due at `now`, with its storefront request accepted again: its next attempt
+   * sends the same return id, Microsoft replays the return (or answers that the key was taken back already), and
+   * it finishes as any return does — license cancelled, credit event, the requester told. For the sweeper, which
+   * enqueues what this reopens; answers the return ids reopened.
+   */
+  async reopenTakenBack(now: Date, limit: number): Promise<string[]> {
+    const candidates = await this.dataSource
+      .getRepository(LicenseReturnEntity)
+      .createQueryBuilder('r')
+      .innerJoin(LicenseEntity, 'l', 'l.id = r.licenseId')
+      .select(['r.id', 'r.licenseId', 'r.createdAt'])
+      .where("r.status = 'Failed' AND r.reasonCode = :exhausted", {
+        exhausted: EsdErrorCode.RETURN_ATTEMPTS_EXHAUSTED,
+      })
+      .andWhere("l.tokenStatus = 'ReturnAccepted' AND l.status <> 'cancelled'")
+      .orderBy('r.createdAt', 'DESC')
+      .addOrderBy('r.id', 'DESC')
+      .take(limit)
+      .getMany();
+    const latest = new Map<string, string>();
+    for (const r of candidates) if (!latest.has(r.licenseId)) latest.set(r.licenseId, r.id);
+    const reopened: string[] = [];
+    for (const [licenseId, returnId] of latest) {
+      try {
+        if (await this.reopen(returnId, licenseId, now)) reopened.push(returnId);
+      } catch (error) {
+        // Another node reopened a return of this license at the same time (one active return per license).
+        this.logger.warn(
+          `Return ${returnId} of license ${licenseId} could not be reopened now (${error instanceof Error ? error.message : String(error)}); the next sweep looks again.`,
+        );
+      }
+    }
+    if (reopened.length > 0) {
+      this.logger.warn(
+        `${reopened.length} returns whose answers were lost are taken up again: Microsoft reports their licenses' keys taken back.`,
+      );
+    }
+    return reopened;
+  }
+
+  private reopen(returnId: string, licenseId: string, now: Date): Promise<boolean> {
+    return this.dataSource.transaction(async (m) => {
+      // A return already under way for the license settles it on its own.
+      if (await m.findOneBy(LicenseReturnEntity, { activeLicenseId: licenseId })) return false;
+      const updated = await m
+        .createQueryBuilder()
+        .update(LicenseReturnEntity)
+        .set({
+          status: 'Pending',
+          activeLicenseId: licenseId,
+          reasonCode: null,
+          reasonMessage: null,
+          finishedAt: null,
+          nextAttemptAt: now,
+        })
+        .where("id = :id AND status = 'Failed' AND reason_code = :exhausted", {
+          id: returnId,
+          exhausted: EsdErrorCode.RETURN_ATTEMPTS_EXHAUSTED,
+        })
+        .execute();
+      if ((updated.affected ?? 0) === 0) return false;
+      await m
+        .createQueryBuilder()
+        .update(LicenseEntity)
+        .set({ returnStatus: 'Pending', returnReasonCode: null, returnReasonMessage: null })
+        .where('id = :id', { id: licenseId })
+        .execute();
+      await m
+        .createQueryBuilder()
+        .update(CancellationRequestEntity)
+        .set({ status: 'accepted' })
+        .where("return_id = :returnId AND status = 'failed'", { returnId })
+        .execute();
+      await this.audit.record(
+        {
+          actor: 'system',
+          action: 'license.return_reopened',
+          subjectType: 'license',
+          subjectId: licenseId,
+          details: { returnId, reason: 'Microsoft reports the product key taken back' },
+        },
+        m,
+      );
+      return true;
+    });
   }
 
   /** Puts a return in line again (the sweeper); answers whether a job was added. */

@@ -3,7 +3,7 @@ import type { Job } from 'bull';
 import { runWithLogContext } from '../common/logging/log-context';
 import { CatalogRunsService } from '../catalog/catalog-runs.service';
 import { SWEEPER_JOB, QUEUES } from '../constants';
-import { SweeperService, type SweepResult } from './sweeper.service';
+import { SweeperService, type ReturnSweepResult, type SweepResult } from './sweeper.service';
 
 /** Runs the repeatable `sweeper` job on the maintenance queue (one firing per tick, cluster-wide). */
 @Processor(QUEUES.maintenance)
@@ -16,7 +16,7 @@ export class SweeperProcessor {
   @Process(SWEEPER_JOB)
   sweep(job: Job): Promise<{
     licenses: SweepResult;
-    returns: SweepResult;
+    returns: ReturnSweepResult;
     catalogRuns: { resumed: string[]; failed: string[] };
   }> {
     return runWithLogContext({ jobId: String(job.id), job: job.name }, async () => {

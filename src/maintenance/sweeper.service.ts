@@ -5,6 +5,7 @@ import { LicenseEntity } from '../licenses/license.entity';
 import { ProvisioningQueue } from '../licenses/provisioning-queue';
 import { LicenseReturnEntity } from '../cancellation/return.entity';
 import { ReturnsQueue } from '../cancellation/returns-queue';
+import { ReturnsService } from '../cancellation/returns.service';
 
 /** Licenses looked at per sweep; the next sweep takes the rest. */
 export const SWEEP_BATCH = 500;
@@ -17,6 +18,12 @@ export interface SweepResult {
   requeued: string[];
   /** Licenses due but with a live job (waiting, delayed or running): left alone. */
   live: number;
+}
+
+/** What one sweep of the returns did. */
+export interface ReturnSweepResult extends SweepResult {
+  /** Failed returns taken up again because Microsoft reports the key taken back (`ReturnsService.reopenTakenBack`). */
+  reopened: string[];
 }
 
 /**
@@ -33,6 +40,7 @@ export class SweeperService {
     @Inject(ESD_DATA_SOURCE_TOKEN) private readonly dataSource: DataSource,
     private readonly queue: ProvisioningQueue,
     private readonly returnsQueue: ReturnsQueue,
+    private readonly returns: ReturnsService,
   ) {}
 
   async sweepLicenses(now: Date = new Date()): Promise<SweepResult> {
@@ -75,9 +83,11 @@ export class SweeperService {
   /**
    * Returns that should be moving — Pending and due (no live attempt holds them), or finished with their hand-over
    * (credit event, notifications) still owed — whose job is gone: enqueued again under their one job id. The same
-   * return id is sent again, so Microsoft replays a return an earlier attempt already made.
+   * return id is sent again, so Microsoft replays a return an earlier attempt already made. Failed returns whose
+   * key Microsoft has since reported taken back are reopened first, and enqueued with the rest.
    */
-  async sweepReturns(now: Date = new Date()): Promise<SweepResult> {
+  async sweepReturns(now: Date = new Date()): Promise<ReturnSweepResult> {
+    const reopened = await this.returns.reopenTakenBack(now, SWEEP_BATCH);
     const due = await this.dataSource
       .getRepository(LicenseReturnEntity)
       .createQueryBuilder('r')
@@ -93,15 +103,14 @@ export class SweeperService {
       .addOrderBy('r.id', 'ASC')
       .take(SWEEP_BATCH)
       .getMany();
-    const result: SweepResult = { requeued: [], live: 0 };
+    const result: ReturnSweepResult = { requeued: [], live: 0, reopened };
     for (const { id } of due) {
       if (await this.returnsQueue.enqueue(id)) result.requeued.push(id);
       else result.live += 1;
     }
-    if (result.requeued.length > 0) {
-      this.logger.warn(
-        `Sweeper: ${result.requeued.length} returns had lost their job and were enqueued again.`,
-      );
+    const lost = result.requeued.filter((id) => !reopened.includes(id));
+    if (lost.length > 0) {
+      this.logger.warn(`Sweeper: ${lost.length} returns had lost their job and were enqueued again.`);
     }
     return result;
   }

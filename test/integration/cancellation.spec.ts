@@ -20,6 +20,7 @@ import { AuditEventEntity } from '../../src/common/audit-event.entity';
 import type { CancelResult, OrderResult } from '../../src/host/hooks';
 import { EsdHooksService } from '../../src/licenses/esd-hooks.service';
 import { LicenseEntity } from '../../src/licenses/license.entity';
+import { TokenStatusService } from '../../src/licenses/token-status.service';
 import { SweeperService } from '../../src/maintenance/sweeper.service';
 import { newId } from '../../src/storage/entity-columns';
 import { instanceHelpers, type Json } from '../support/instances';
@@ -276,7 +277,7 @@ describe('Cancelling licenses (PostgreSQL, Redis, CIS sandbox)', () => {
       (rows) => rows.length > 0,
     );
     expect(decided).toHaveLength(1);
-    expect(decided[0].dedupeKey).toBe(`esd.cancellation.decided:${requestId}`);
+    expect(decided[0].dedupeKey).toBe(`esd.cancellation.decided:${requestId}:executed`);
     expect(JSON.parse(decided[0].data)).toMatchObject({
       requestId,
       decision: 'accepted',
@@ -472,7 +473,7 @@ describe('Cancelling licenses (PostgreSQL, Redis, CIS sandbox)', () => {
     // The requester hears the outcome once Microsoft answered: accepted by the provider, refused by Microsoft.
     const decided = await decidedOf(license.id);
     expect(decided).toEqual({
-      dedupeKey: `esd.cancellation.decided:${created.body.id}`,
+      dedupeKey: `esd.cancellation.decided:${created.body.id}:failed`,
       toAccountId: customer,
       to: customerAddress(license),
       data: {
@@ -630,6 +631,45 @@ describe('Cancelling licenses (PostgreSQL, Redis, CIS sandbox)', () => {
     expect(returnCalls(after) - returnCalls(before)).toBe(2);
   });
 
+  it('every answer lost although Microsoft took the license back: the last attempt asks the token status and finishes the return', async () => {
+    const { license } = await buy();
+    await sandboxControl(env.sandbox, 'post', '/__sandbox/faults', {
+      method: 'POST',
+      path: '/returns$',
+      dropAfterCommit: true,
+    });
+    const before = await stats();
+    const res = await call('post', `/esd/licenses/${license.id}/cancel`, { comment: 'Answers lost.' });
+    await sandboxControl(env.sandbox, 'delete', '/__sandbox/faults');
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      outcome: 'done',
+      credit: PRICE,
+      license: {
+        id: license.id,
+        status: 'cancelled',
+        tokenStatus: 'ReturnAccepted',
+        returnStatus: 'Successful',
+      },
+    });
+    const [ret] = await returnsOf(license.id);
+    expect([ret.status, ret.attempts, ret.reasonCode, ret.vendorReturnId]).toEqual([
+      'Successful',
+      JOB_ATTEMPTS,
+      null,
+      null,
+    ]);
+    const after = await stats();
+    // The first attempt took the key back; the others were replays Microsoft answered, and lost, the same way.
+    expect(after.returnsCreated - before.returnsCreated).toBe(1);
+    expect(returnCalls(after) - returnCalls(before)).toBe(JOB_ATTEMPTS);
+    const events = await until(
+      () => env.dataSource.getRepository(HostEventRow).findBy({ id: `licenseCancelled:${license.id}` }),
+      (rows) => rows.length > 0,
+    );
+    expect(events).toHaveLength(1);
+  });
+
   it('an instance that accepts on its own: the request is accepted at once and executed', async () => {
     const auto = await readyInstance({ autoAcceptCancellations: true }, MARKET);
     const repo = env.dataSource.getRepository(OfferEntity);
@@ -666,7 +706,7 @@ describe('Cancelling licenses (PostgreSQL, Redis, CIS sandbox)', () => {
       },
     ]);
     expect(await decidedOf(license.id)).toEqual({
-      dedupeKey: `esd.cancellation.decided:${created.body.id}`,
+      dedupeKey: `esd.cancellation.decided:${created.body.id}:executed`,
       toAccountId: customer,
       to: customerAddress(license),
       data: {
@@ -822,7 +862,7 @@ describe('Cancelling licenses (PostgreSQL, Redis, CIS sandbox)', () => {
 
     // Decision: to the reseller, for the request that was decided (the withdrawn one hears nothing more).
     expect(await decidedOf(license.id)).toEqual({
-      dedupeKey: `esd.cancellation.decided:${second.body.id}`,
+      dedupeKey: `esd.cancellation.decided:${second.body.id}:executed`,
       toAccountId: reseller,
       to: { accountId: reseller },
       data: {
@@ -922,6 +962,8 @@ describe('Cancelling licenses (PostgreSQL, Redis, CIS sandbox)', () => {
       },
     });
     expect(res.body.message).toMatch(/after every retry/);
+    // The last attempt asked Microsoft whether the key was taken back all the same: it was not.
+    expect(res.body.license.returnReason.message).toMatch(/still active: nothing was returned\.$/);
     const [failed] = await returnsOf(license.id);
     expect([
       failed.status,
@@ -956,6 +998,86 @@ describe('Cancelling licenses (PostgreSQL, Redis, CIS sandbox)', () => {
     const final = await stats();
     expect(final.returnsCreated - before.returnsCreated).toBe(1);
     expect((await licenseRow(license.id)).status).toBe('cancelled');
+  });
+
+  it('answers lost and the token status unavailable too: the return fails; once the status sync reports the key taken back, the sweeper reopens the return and it completes', async () => {
+    const { license, customer, who } = await buy();
+    const created = await requestAs(who, license.id);
+    await sandboxControl(env.sandbox, 'post', '/__sandbox/faults', {
+      method: 'POST',
+      path: '/returns$',
+      dropAfterCommit: true,
+    });
+    await sandboxControl(env.sandbox, 'post', '/__sandbox/faults', {
+      method: 'POST',
+      path: '/tokens/status$',
+      status: 503,
+    });
+    const before = await stats();
+    expect((await decide('accept', created.body.id, { comment: 'Approved.' })).status).toBe(200);
+    const failed = await until(
+      () => requestRow(created.body.id),
+      (r) => r.status !== 'accepted',
+    );
+    expect(failed.status).toBe('failed');
+    const [ret] = await returnsOf(license.id);
+    expect([ret.status, ret.reasonCode, ret.activeLicenseId]).toEqual([
+      'Failed',
+      'RETURN_ATTEMPTS_EXHAUSTED',
+      null,
+    ]);
+    await sandboxControl(env.sandbox, 'delete', '/__sandbox/faults');
+
+    // The token status sync learns what Microsoft did; the license is stuck until the return is taken up again:
+    // no longer eligible for a new return, yet still active, and its holder not credited.
+    await env.app.get(TokenStatusService).refresh([license.id]);
+    expect(await licenseRow(license.id)).toMatchObject({ status: 'active', tokenStatus: 'ReturnAccepted' });
+    expect((await eligibilityAs(who, license.id)).body).toMatchObject({
+      eligible: false,
+      reasons: [{ code: 'ALREADY_CANCELLED' }],
+    });
+
+    const sweeper = env.app.get(SweeperService);
+    const swept = await sweeper.sweepReturns(new Date());
+    expect(swept.reopened).toEqual([ret.id]);
+    expect(swept.requeued).toContain(ret.id);
+    const cancelled = await until(
+      () => licenseRow(license.id),
+      (l) => l.status === 'cancelled',
+    );
+    expect([cancelled.tokenStatus, cancelled.returnStatus, cancelled.returnReasonCode]).toEqual([
+      'ReturnAccepted',
+      'Successful',
+      null,
+    ]);
+    const [done] = await returnsOf(license.id);
+    // The same return, replayed by Microsoft with the id it gave the first time.
+    expect([done.id, done.status, done.activeLicenseId]).toEqual([ret.id, 'Successful', null]);
+    expect(done.vendorReturnId).not.toBeNull();
+    const after = await stats();
+    expect(after.returnsCreated - before.returnsCreated).toBe(1);
+    expect((await requestRow(created.body.id)).status).toBe('executed');
+    await until(
+      () => env.dataSource.getRepository(HostEventRow).findOneBy({ id: `licenseCancelled:${license.id}` }),
+      (e) => e !== null,
+    );
+    // The requester was told it failed, and is now told it was executed, with the credit.
+    const decided = await until(
+      () => notificationsOf('esd.cancellation.decided', license.id),
+      (rows) => rows.length === 2,
+    );
+    expect(decided.map((n) => [n.dedupeKey, n.toAccountId, (JSON.parse(n.data) as Json).outcome])).toEqual(
+      expect.arrayContaining([
+        [`esd.cancellation.decided:${created.body.id}:failed`, customer, 'failed'],
+        [`esd.cancellation.decided:${created.body.id}:executed`, customer, 'executed'],
+      ]),
+    );
+    const audit = await env.dataSource
+      .getRepository(AuditEventEntity)
+      .findBy({ subjectId: license.id, action: 'license.return_reopened' });
+    expect(audit).toHaveLength(1);
+    // Nothing more to reopen.
+    expect((await sweeper.sweepReturns(new Date())).reopened).toEqual([]);
   });
 
   it('Microsoft refuses a return as NotReturnable: return Rejected with the reason, license active, requester told', async () => {
@@ -1011,7 +1133,7 @@ describe('Cancelling licenses (PostgreSQL, Redis, CIS sandbox)', () => {
       failure: { code: 'NOT_RETURNABLE' },
     });
     expect(await decidedOf(license.id)).toEqual({
-      dedupeKey: `esd.cancellation.decided:${created.body.id}`,
+      dedupeKey: `esd.cancellation.decided:${created.body.id}:failed`,
       toAccountId: customer,
       to: customerAddress(license),
       data: {
