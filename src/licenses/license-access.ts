@@ -88,7 +88,8 @@ const ADMIN_ACTIONS: ReadonlyArray<{
 
 export function actionsFor(principal: EsdPrincipal, license: ActionState): LicenseAction[] {
   if (principal.role !== 'admin') {
-    if (license.provisioningStatus !== 'Synchronized') return [];
+    // A cancelled license's key is Microsoft's again: the storefront has nothing to show or ask.
+    if (license.provisioningStatus !== 'Synchronized' || license.status !== 'active') return [];
     return cancellable(license) ? ['reveal', 'request-cancellation'] : ['reveal'];
   }
   return ADMIN_ACTIONS.filter((a) => principal.permissions.includes(a.permission) && a.when(license)).map(

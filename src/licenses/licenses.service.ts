@@ -85,11 +85,18 @@ export class LicensesService {
 
   /**
    * The full key and activation link, audited (who, when, which license). The route decides who may ask: an admin
-   * with `esd.licenses.reveal`, or the license's own customer or reseller.
+   * with `esd.licenses.reveal`, or the license's own customer or reseller. A cancelled license's key was taken back
+   * by Microsoft: the storefront no longer shows it (409 ALREADY_CANCELLED); an admin still may, for support.
    */
   async reveal(viewer: EsdPrincipal, id: string): Promise<RevealView> {
     const license = await this.visible(viewer, id);
     requireProvisioned(license);
+    if (viewer.role !== 'admin' && license.status !== 'active') {
+      throw new EsdError(
+        EsdErrorCode.ALREADY_CANCELLED,
+        'This license is cancelled: Microsoft took its product key back, so the key is no longer shown.',
+      );
+    }
     const secrets = await this.secrets.open(id);
     await this.audit.record({
       actor: viewer,

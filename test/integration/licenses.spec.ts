@@ -561,7 +561,7 @@ describe('License records (PostgreSQL, Redis, CIS sandbox)', () => {
       expect([resync.status, resync.body.code]).toEqual([409, EsdErrorCode.LICENSE_NOT_FAILED]);
     });
 
-    it('cancelled (returned to Microsoft): reveal and refresh-status only; the storefront may only reveal', async () => {
+    it('cancelled (returned to Microsoft): reveal and refresh-status for the admin; the storefront may do nothing', async () => {
       const { id, customer } = await fresh();
       expect(
         await hooks.cancel({ licenseId: id, requestedBy: { role: 'admin', accountId: 'provider' } }),
@@ -574,7 +574,20 @@ describe('License records (PostgreSQL, Redis, CIS sandbox)', () => {
       ]);
       expect(res.body.actions).toEqual(['reveal', 'refresh-status']);
       expect(await actionsOf(id, READ_ONLY_ADMIN)).toEqual([]);
-      expect(await actionsOf(id, asCustomer(customer))).toEqual(['reveal']);
+      expect(await actionsOf(id, asCustomer(customer))).toEqual([]);
+      // The routes agree with the hint: the customer is refused the key Microsoft took back, unaudited; the admin
+      // may still see it (support), audited.
+      const audits = () =>
+        env.dataSource.getRepository(AuditEventEntity).countBy({ subjectId: id, action: 'license.reveal' });
+      const before = await audits();
+      const mine = await call('post', `/esd/my/licenses/${id}/reveal`, {}, asCustomer(customer));
+      expect([mine.status, mine.body.code]).toEqual([409, EsdErrorCode.ALREADY_CANCELLED]);
+      expect(JSON.stringify(mine.body)).not.toMatch(/productKey|activationLink/);
+      expect(await audits()).toBe(before);
+      const admin = await call('post', `/esd/licenses/${id}/reveal`, {});
+      expect(admin.status).toBe(200);
+      expect(Object.keys(admin.body).sort()).toEqual(['activationLink', 'licenseId', 'productKey']);
+      expect(await audits()).toBe(before + 1);
       const resync = await call('post', `/esd/licenses/${id}/resync`);
       expect([resync.status, resync.body.code]).toEqual([409, EsdErrorCode.LICENSE_NOT_FAILED]);
       // The key Microsoft took back is never sent again: no resend, no notification, no audit event.
