@@ -1,8 +1,8 @@
 /**
  * `GET /esd/health` on PostgreSQL and a Redis database of its own, against the CIS sandbox: per instance the
  * certificate, the credentials (connection test and this node's CIS calls), the last catalog run and the licenses
- * Failed or waiting too long; Redis reached through a proxy the test can cut, to see the report go down and come
- * back. License and run rows are stored as the plugin stores them (fixtures), so each state is exact.
+ * Failed or waiting too long; Redis and PostgreSQL reached through proxies the test can cut, to see the report go
+ * down and come back. License and run rows are stored as the plugin stores them (fixtures), so each state is exact.
  */
 import { randomInt } from 'node:crypto';
 import * as net from 'node:net';
@@ -26,7 +26,7 @@ interface Check {
   data?: Json;
 }
 
-/** A TCP proxy in front of Redis that the test can cut (refusing connections) and restore on the same port. */
+/** A TCP proxy in front of a server that the test can cut (refusing connections) and restore on the same port. */
 class CuttableProxy {
   private server?: net.Server;
   private readonly sockets = new Set<net.Socket>();
@@ -62,6 +62,7 @@ class CuttableProxy {
 describe('GET /esd/health (PostgreSQL, Redis, CIS sandbox)', () => {
   let env: PluginApp;
   let proxy: CuttableProxy;
+  let databaseProxy: CuttableProxy;
   const { call, readyInstance } = instanceHelpers(
     () => env.app,
     () => env.sandbox,
@@ -85,9 +86,13 @@ describe('GET /esd/health (PostgreSQL, Redis, CIS sandbox)', () => {
     const redis = new URL(await requireService('redis'));
     proxy = new CuttableProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
     await proxy.open();
+    const postgres = new URL(await requireService('postgres'));
+    databaseProxy = new CuttableProxy({ host: postgres.hostname, port: Number(postgres.port || 5432) });
+    await databaseProxy.open();
     const redisDb = randomInt(1, 16);
     env = await startPluginApp({
       redisDb,
+      databaseAddress: { host: '127.0.0.1', port: databaseProxy.port },
       options: { redis: { host: '127.0.0.1', port: proxy.port, db: redisDb } },
     });
     // No sweeper here: it would pick up the fixture licenses and runs this suite leaves waiting on purpose.
@@ -97,6 +102,7 @@ describe('GET /esd/health (PostgreSQL, Redis, CIS sandbox)', () => {
   afterAll(async () => {
     await env?.close();
     await proxy?.cut();
+    await databaseProxy?.cut();
   });
 
   afterEach(async () => {
@@ -358,6 +364,32 @@ describe('GET /esd/health (PostgreSQL, Redis, CIS sandbox)', () => {
       back = await health();
     }
     expect(back.named('redis')).toEqual({ name: 'redis', status: 'ok' });
+    expect(back.http).toBe(200);
+  }, 30_000);
+
+  it('the database unreachable: database fails, the instances are not read, the report is down (503); back once the database is', async () => {
+    await databaseProxy.cut();
+    try {
+      const down = await health();
+      expect(down.http).toBe(503);
+      expect(down.report.status).toBe('down');
+      expect(down.named('database')).toMatchObject({ name: 'database', status: 'fail' });
+      expect(down.named('database')!.message).toMatch(
+        /^The database is unreachable \(.+\)\. Check the host's database connection\.$/,
+      );
+      expect(down.named('redis')).toEqual({ name: 'redis', status: 'ok' });
+      // Without the database there is nothing to say of the instances: the database check already says why.
+      expect((down.report.checks as Check[]).map((c) => c.name)).toEqual(['database', 'redis']);
+    } finally {
+      await databaseProxy.open();
+    }
+    const deadline = Date.now() + 15_000;
+    let back = await health();
+    while (back.http !== 200 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      back = await health();
+    }
+    expect(back.named('database')).toEqual({ name: 'database', status: 'ok' });
     expect(back.http).toBe(200);
   }, 30_000);
 });

@@ -26,6 +26,7 @@ import { MicrosoftEsdModule } from '../../src/microsoft-esd.module';
 import type { MicrosoftEsdModuleOptions } from '../../src/microsoft-esd.options';
 import { ESD_ENTITIES } from '../../src/storage/entities';
 import { ESD_MIGRATIONS } from '../../src/storage/migrations';
+import { dataSourceOptionsFromUrl } from '../../src/storage/database-url';
 import { createTestDatabase, type DatabaseKind, type TestDatabase } from './databases';
 import { requireService } from './services';
 
@@ -44,13 +45,17 @@ export async function startPluginApp(setup: {
   database?: DatabaseKind;
   /** The suite's own Redis database number (1–15). */
   redisDb: number;
+  /** Where the plugin reaches the database server instead of its own address: a proxy the test can cut. */
+  databaseAddress?: { host: string; port: number };
   options?: Partial<MicrosoftEsdModuleOptions>;
   sandbox?: Parameters<typeof CisSandbox.start>[0];
 }): Promise<PluginApp> {
   const redisUrl = new URL(await requireService('redis'));
   const db: TestDatabase = await createTestDatabase(setup.database ?? 'postgres');
   const dataSource = new DataSource({
-    ...db.dataSourceOptions,
+    ...(setup.databaseAddress
+      ? dataSourceOptionsFromUrl(viaAddress(db.url, setup.databaseAddress))
+      : db.dataSourceOptions),
     entities: [...ESD_ENTITIES, ...HOST_ENTITIES],
     migrations: [...HOST_MIGRATIONS, ...ESD_MIGRATIONS],
   });
@@ -110,4 +115,12 @@ export async function startPluginApp(setup: {
       await db.drop();
     },
   };
+}
+
+/** `url` with its host and port replaced. */
+function viaAddress(url: string, address: { host: string; port: number }): string {
+  const u = new URL(url);
+  u.hostname = address.host;
+  u.port = String(address.port);
+  return u.toString();
 }
