@@ -185,9 +185,17 @@ export class CatalogSyncService {
       // were discontinued by an earlier run and are reported unchanged without being read — the usual case
       // once offers have vanished, which every later run would otherwise pay a scan of every row for.
       if ((await countOpenOffers(this.dataSource.manager, run.instanceId, run.id)) > openNamed) {
+        progress.note(
+          'info',
+          `Offers stored but not listed: ${unnamed}; those Microsoft no longer lists are discontinued.`,
+        );
         await this.syncVanished(context, tally);
       } else {
         tally.addUnchanged(unnamed);
+        progress.note(
+          'info',
+          `Offers stored but not listed: ${unnamed}, all discontinued by earlier runs; they stay so.`,
+        );
       }
     }
     await context.productType.complete();

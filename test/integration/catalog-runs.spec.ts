@@ -337,6 +337,10 @@ describe('Get Services Definition (PostgreSQL, Redis, CIS sandbox, reference hos
       expect(
         (run.log as Json[]).some((l) => l.level === 'warn' && l.message.includes(affected.corrupt[0])),
       ).toBe(true);
+      // The removed offer was still open: the stored rows the listing did not name were checked.
+      expect((run.log as Json[]).map((l) => l.message)).toContain(
+        'Offers stored but not listed: 1; those Microsoft no longer lists are discontinued.',
+      );
 
       const products = await hostProducts(instance.id);
       expect(products.size).toBe(123);
@@ -405,6 +409,12 @@ describe('Get Services Definition (PostgreSQL, Redis, CIS sandbox, reference hos
       });
       expect(await offerTimes()).toEqual(offersBefore);
       expect(await productTimes()).toEqual(productsBefore);
+      // The removed offer was discontinued by the second run: it is counted unchanged without a scan of the rows.
+      const messages = (run.log as Json[]).map((l) => l.message);
+      expect(messages).toContain(
+        'Offers stored but not listed: 1, all discontinued by earlier runs; they stay so.',
+      );
+      expect(messages.some((m) => m.includes('Microsoft no longer lists'))).toBe(false);
 
       const list = await call('get', `/esd/instances/${instance.id}/services-definition/runs?limit=2`);
       expect(list.status).toBe(200);
