@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import type { Job } from 'bull';
 import { runWithLogContext } from '../common/logging/log-context';
 import { EXECUTE_RETURN_JOB, QUEUES } from '../constants';
+import { EsdMetrics } from '../observability/metrics.service';
 import type { ExecuteReturnJobData } from './returns-queue';
 import { ReturnsService, type ReturnAttemptOutcome } from './returns.service';
 
@@ -18,7 +19,10 @@ export const RETURNS_CONCURRENCY = 4;
 export class ReturnsProcessor {
   private readonly logger = new Logger(ReturnsProcessor.name);
 
-  constructor(private readonly returns: ReturnsService) {}
+  constructor(
+    private readonly returns: ReturnsService,
+    private readonly metrics: EsdMetrics,
+  ) {}
 
   @Process({ name: EXECUTE_RETURN_JOB, concurrency: RETURNS_CONCURRENCY })
   executeReturn(job: Job<ExecuteReturnJobData>): Promise<ReturnAttemptOutcome> {
@@ -28,6 +32,9 @@ export class ReturnsProcessor {
       const outcome = await this.returns.execute(job.data.returnId, {
         final: attempt >= (job.opts.attempts ?? 1),
       });
+      this.metrics.returnOutcome(
+        outcome.outcome === 'finished' ? outcome.status.toLowerCase() : outcome.outcome,
+      );
       if (outcome.outcome === 'retry') throw outcome.error;
       if (outcome.outcome === 'skipped') this.logger.debug(`${job.id}: ${outcome.reason}`);
       return outcome;

@@ -6,6 +6,7 @@ import { ProvisioningQueue } from '../licenses/provisioning-queue';
 import { LicenseReturnEntity } from '../cancellation/return.entity';
 import { ReturnsQueue } from '../cancellation/returns-queue';
 import { ReturnsService } from '../cancellation/returns.service';
+import { EsdMetrics } from '../observability/metrics.service';
 
 /** Licenses looked at per sweep; the next sweep takes the rest. */
 export const SWEEP_BATCH = 500;
@@ -41,6 +42,7 @@ export class SweeperService {
     private readonly queue: ProvisioningQueue,
     private readonly returnsQueue: ReturnsQueue,
     private readonly returns: ReturnsService,
+    private readonly metrics: EsdMetrics,
   ) {}
 
   async sweepLicenses(now: Date = new Date()): Promise<SweepResult> {
@@ -88,6 +90,7 @@ export class SweeperService {
    */
   async sweepReturns(now: Date = new Date()): Promise<ReturnSweepResult> {
     const reopened = await this.returns.reopenTakenBack(now, SWEEP_BATCH);
+    if (reopened.length > 0) this.metrics.returnOutcome('reopened', reopened.length);
     const due = await this.dataSource
       .getRepository(LicenseReturnEntity)
       .createQueryBuilder('r')

@@ -23,6 +23,13 @@ export class EsdMetrics {
     registers: [this.registry],
   });
 
+  private readonly returns = new Counter({
+    name: 'esd_return_outcomes_total',
+    help: 'Return attempts by outcome (successful, rejected, failed, retry, announced, skipped), and returns the sweeper reopened because Microsoft reports their key taken back (reopened).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   private readonly cisCalls = new Histogram({
     name: 'esd_cis_call_duration_seconds',
     help: 'HTTP calls to the Microsoft CIS API by route template and status (or transport error code).',
@@ -75,6 +82,10 @@ export class EsdMetrics {
 
   provisioningOutcome(outcome: string): void {
     this.provisioning.inc({ outcome });
+  }
+
+  returnOutcome(outcome: string, count = 1): void {
+    this.returns.inc({ outcome }, count);
   }
 
   catalogRunFinished(status: 'succeeded' | 'failed', startedAt: Date | null, finishedAt: Date): void {

@@ -34,6 +34,7 @@ import {
   sandboxStats,
   type SandboxStatsAnswer,
 } from '../support/sandbox-control';
+import { sample } from '../support/metrics';
 
 const MARKET = { country: 'GR', language: 'el-GR' };
 const RETURNS_ROUTE = 'POST /channels/:channelId/returns';
@@ -1037,6 +1038,11 @@ describe('Cancelling licenses (PostgreSQL, Redis, CIS sandbox)', () => {
       reasons: [{ code: 'ALREADY_CANCELLED' }],
     });
 
+    const outcomes = async (outcome: string) =>
+      sample((await call('get', '/esd/metrics', undefined, '')).text, 'esd_return_outcomes_total', {
+        outcome,
+      });
+    const [reopenedBefore, successfulBefore] = [await outcomes('reopened'), await outcomes('successful')];
     const sweeper = env.app.get(SweeperService);
     const swept = await sweeper.sweepReturns(new Date());
     expect(swept.reopened).toEqual([ret.id]);
@@ -1076,6 +1082,12 @@ describe('Cancelling licenses (PostgreSQL, Redis, CIS sandbox)', () => {
       .getRepository(AuditEventEntity)
       .findBy({ subjectId: license.id, action: 'license.return_reopened' });
     expect(audit).toHaveLength(1);
+    // Operators see it in the metrics: one return reopened, one more successful.
+    expect(await outcomes('reopened')).toBe(reopenedBefore + 1);
+    await until(
+      () => outcomes('successful'),
+      (n) => n === successfulBefore + 1,
+    );
     // Nothing more to reopen.
     expect((await sweeper.sweepReturns(new Date())).reopened).toEqual([]);
   });

@@ -21,6 +21,7 @@ import { startPluginApp, type PluginApp } from '../support/plugin-app';
 import { sandboxControl } from '../support/sandbox-control';
 import { requireService } from '../support/services';
 import { idleRedisDb } from '../support/worker-process';
+import { sample } from '../support/metrics';
 
 const MARKET = { country: 'GR', language: 'el-GR' };
 /** Bull attempts of a provisioning job in this suite (`jobRetry.attempts`), short backoff so exhaustion is quick. */
@@ -39,19 +40,6 @@ interface SandboxStats {
 /** Calls the sandbox counted on `route` between two stats readings (faulted calls included). */
 const callsSince = (before: SandboxStats, after: SandboxStats, route: string): number =>
   (after.callsByRoute[route] ?? 0) - (before.callsByRoute[route] ?? 0);
-
-/** Prometheus text, read as `name{labels} value` lines; a sample not yet exported reads 0. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number {
-  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const have = match[2] === undefined ? [] : match[2].split(',');
-    if (wanted.length === have.length && wanted.every((l) => have.includes(l))) return Number(match[3]);
-  }
-  return 0;
-}
 
 describe('Ordering and provisioning (PostgreSQL, Redis, CIS sandbox)', () => {
   let env: PluginApp;
