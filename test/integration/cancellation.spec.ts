@@ -137,6 +137,12 @@ describe('Cancelling licenses (PostgreSQL, Redis, CIS sandbox)', () => {
     name: CUSTOMER_NAME,
   });
 
+  /** An accepted request once its return has an outcome (executed or failed). */
+  const settled = (requestId: string) =>
+    until(
+      () => requestRow(requestId),
+      (r) => r.status !== 'accepted',
+    );
   const requestAs = (who: string, licenseId: string, body: unknown = {}) =>
     call('post', `/esd/my/licenses/${licenseId}/cancellation-request`, body, who);
   const withdrawAs = (who: string, licenseId: string) =>
@@ -229,10 +235,7 @@ describe('Cancelling licenses (PostgreSQL, Redis, CIS sandbox)', () => {
       decidedBy: { role: 'admin', accountId: 'provider' },
       decisionComment: 'Refund approved.',
     });
-    const executed = await until(
-      () => requestRow(requestId),
-      (r) => r.status !== 'accepted',
-    );
+    const executed = await settled(requestId);
     expect(executed.status).toBe('executed');
     expect(executed.activeLicenseId).toBeNull();
 
@@ -450,10 +453,7 @@ describe('Cancelling licenses (PostgreSQL, Redis, CIS sandbox)', () => {
     const before = await stats();
 
     expect((await decide('accept', created.body.id)).status).toBe(200);
-    const failed = await until(
-      () => requestRow(created.body.id),
-      (r) => r.status !== 'accepted',
-    );
+    const failed = await settled(created.body.id);
     expect(failed.status).toBe('failed');
     const [ret] = await returnsOf(license.id);
     expect([ret.status, ret.reasonCode]).toEqual(['Rejected', 'TOKEN_REDEEMED']);
@@ -1016,10 +1016,7 @@ describe('Cancelling licenses (PostgreSQL, Redis, CIS sandbox)', () => {
     });
     const before = await stats();
     expect((await decide('accept', created.body.id, { comment: 'Approved.' })).status).toBe(200);
-    const failed = await until(
-      () => requestRow(created.body.id),
-      (r) => r.status !== 'accepted',
-    );
+    const failed = await settled(created.body.id);
     expect(failed.status).toBe('failed');
     const [ret] = await returnsOf(license.id);
     expect([ret.status, ret.reasonCode, ret.activeLicenseId]).toEqual([
@@ -1105,10 +1102,7 @@ describe('Cancelling licenses (PostgreSQL, Redis, CIS sandbox)', () => {
     const before = await stats();
 
     expect((await decide('accept', created.body.id, { comment: 'Approved.' })).status).toBe(200);
-    const closed = await until(
-      () => requestRow(created.body.id),
-      (r) => r.status !== 'accepted',
-    );
+    const closed = await settled(created.body.id);
     expect(closed.status).toBe('failed');
     const returns = await returnsOf(license.id);
     expect(returns).toHaveLength(1);
