@@ -1224,8 +1224,13 @@ describe('Hostile input (PostgreSQL, Redis, CIS sandbox)', () => {
           arbitrary: fc
             .constantFrom(...SETTABLE)
             .chain((path) => wrongType.map((value): Mutation => ({ kind: 'set', path, value })))
-            // The reseller is optional: null for it is no mistake.
-            .filter((m) => !(m.kind === 'set' && m.path[1] === 'resellerAccountId' && m.value === null)),
+            // Not every "wrong type" is wrong everywhere: the reseller is optional (null is no mistake), and a price
+            // of 0 is a valid price (a free license).
+            .filter(
+              (m) =>
+                !(m.kind === 'set' && m.path[1] === 'resellerAccountId' && m.value === null) &&
+                !(m.kind === 'set' && m.path[1] === 'amountMinor' && m.value === 0),
+            ),
         },
         {
           weight: 1,
