@@ -73,15 +73,16 @@ export class EligibilityService {
   /**
    * Asks Microsoft for the token's status before a decision is executed, so a key redeemed since the last sync is
    * refused here rather than sent to Microsoft. Best effort: when Microsoft cannot be asked now, the stored status
-   * stands and Microsoft, the final judge, refuses a redeemed key on its own.
+   * stands and Microsoft, the final judge, refuses a redeemed key on its own. Answers whether Microsoft answered.
    */
-  async refreshTokenStatus(licenseId: string): Promise<void> {
+  async refreshTokenStatus(licenseId: string): Promise<boolean> {
     try {
-      await this.tokenStatus.refresh([licenseId]);
+      return (await this.tokenStatus.refresh([licenseId])).checked > 0;
     } catch (error) {
       this.logger.warn(
-        `License ${licenseId}: the token status could not be refreshed before the cancellation (${error instanceof Error ? error.message : String(error)}); the stored status is used.`,
+        `License ${licenseId}: the token status could not be refreshed for its cancellation (${error instanceof Error ? error.message : String(error)}); the stored status is used.`,
       );
+      return false;
     }
   }
 

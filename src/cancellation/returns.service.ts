@@ -166,12 +166,7 @@ export class ReturnsService {
       if (input.requestId !== undefined) {
         await m.update(CancellationRequestEntity, { id: input.requestId }, { returnId });
       }
-      await m
-        .createQueryBuilder()
-        .update(LicenseEntity)
-        .set({ returnStatus: 'Pending', returnReasonCode: null, returnReasonMessage: null })
-        .where('id = :id', { id: input.licenseId })
-        .execute();
+      await markReturnPending(m, input.licenseId);
       await this.audit.record(
         {
           actor: input.actor,
@@ -223,7 +218,7 @@ export class ReturnsService {
       }
       finish =
         decided.reason?.code === EsdErrorCode.RETURN_ATTEMPTS_EXHAUSTED
-          ? await this.settleUnanswered(license, decided)
+          ? await this.settleUnanswered(license.id, decided)
           : decided;
     }
     if (!(await this.finish(ret, finish))) {
@@ -236,24 +231,18 @@ export class ReturnsService {
 
   /**
    * The last attempt ended without Microsoft's answer — perhaps after it took the key back (a lost answer, a
-   * timeout after the write). Its token status settles it: `ReturnAccepted` means the return happened (it is
-   * finished as Successful, like a token another return already took back); `Activated` means it did not (the
-   * failure says so). When the status cannot be had either, the return fails as exhausted.
+   * timeout after the write). The token's status, refreshed and recorded on the license, settles it:
+   * `ReturnAccepted` means the return happened (it is finished as Successful, like a token another return already
+   * took back); `Activated` means it did not (the failure says so). When Microsoft cannot be asked either, the
+   * return fails as exhausted.
    */
-  private async settleUnanswered(license: LicenseEntity, exhausted: ReturnFinish): Promise<ReturnFinish> {
-    let status: string | undefined;
-    try {
-      const { client } = await this.instances.clientForInstance(license.instanceId);
-      const [answer] = await client.getTokenStatuses([license.clientTransactionId]);
-      status = answer?.tokenStatus;
-    } catch (error) {
-      this.logger.warn(
-        `License ${license.id}: the token status after the last return attempt could not be had either (${codeOf(error instanceof Error ? error : new Error(String(error)))}); the return fails as exhausted.`,
-      );
-      return exhausted;
-    }
-    if (status === 'ReturnAccepted') return { status: 'Successful', vendorReturnId: null, reason: null };
-    if (status === 'Activated' && exhausted.reason !== null) {
+  private async settleUnanswered(licenseId: string, exhausted: ReturnFinish): Promise<ReturnFinish> {
+    if (!(await this.eligibility.refreshTokenStatus(licenseId))) return exhausted;
+    const { tokenStatus } = await this.dataSource
+      .getRepository(LicenseEntity)
+      .findOneOrFail({ select: { id: true, tokenStatus: true }, where: { id: licenseId } });
+    if (tokenStatus === 'ReturnAccepted') return { status: 'Successful', vendorReturnId: null, reason: null };
+    if (tokenStatus === 'Activated' && exhausted.reason !== null) {
       return {
         ...exhausted,
         reason: {
@@ -344,12 +333,7 @@ export class ReturnsService {
         })
         .execute();
       if ((updated.affected ?? 0) === 0) return false;
-      await m
-        .createQueryBuilder()
-        .update(LicenseEntity)
-        .set({ returnStatus: 'Pending', returnReasonCode: null, returnReasonMessage: null })
-        .where('id = :id', { id: licenseId })
-        .execute();
+      await markReturnPending(m, licenseId);
       await m
         .createQueryBuilder()
         .update(CancellationRequestEntity)
@@ -515,6 +499,16 @@ export class ReturnsService {
       .where("id = :id AND status <> 'Pending'", { id: ret.id })
       .execute();
   }
+}
+
+/** The license shows a return under way: return status Pending, an earlier return's reason cleared. */
+async function markReturnPending(m: EntityManager, licenseId: string): Promise<void> {
+  await m
+    .createQueryBuilder()
+    .update(LicenseEntity)
+    .set({ returnStatus: 'Pending', returnReasonCode: null, returnReasonMessage: null })
+    .where('id = :id', { id: licenseId })
+    .execute();
 }
 
 /**
