@@ -35,9 +35,14 @@ export interface CatalogChanges {
   discontinue?: number | string[];
   remove?: number | string[];
   corrupt?: number | string[];
+  /**
+   * Offers listed a second time, at the head of the catalog (each stays in its own place too): what a listing
+   * shows when offers move while it is read.
+   */
+  repeat?: number | string[];
 }
 
-export const CHANGE_KINDS = ['rename', 'discontinue', 'remove', 'corrupt'] as const;
+export const CHANGE_KINDS = ['rename', 'discontinue', 'remove', 'corrupt', 'repeat'] as const;
 export type ChangeKind = (typeof CHANGE_KINDS)[number];
 
 /** The offer IDs each change touched, in catalog order. */
@@ -225,8 +230,9 @@ export function offerIdFor(seed: number, index: number): string {
 /**
  * Applies `changes` to the catalog generated from `(count, seed)` (host-contract.md §6). Offers named by ID
  * are reserved first; numbers then pick distinct offers from the rest in a seeded order, in the order
- * rename, discontinue, remove, corrupt — so no offer gets two changes and the same body gives the same
- * picks. Added offers continue the generator's sequence after `count`.
+ * rename, discontinue, remove, corrupt, repeat — so no offer gets two changes and the same body gives the same
+ * picks. Repeated offers are listed again, in catalog order, before all others. Added offers continue the
+ * generator's sequence after `count`.
  */
 export function buildCatalog(input: {
   language: string;
@@ -236,7 +242,14 @@ export function buildCatalog(input: {
 }): { offers: CatalogEntry[]; affected: AffectedOffers } {
   const base = generateOffers(input);
   const changes = input.changes ?? {};
-  const affected: AffectedOffers = { add: [], rename: [], discontinue: [], remove: [], corrupt: [] };
+  const affected: AffectedOffers = {
+    add: [],
+    rename: [],
+    discontinue: [],
+    remove: [],
+    corrupt: [],
+    repeat: [],
+  };
   const kindOf = new Map<string, ChangeKind>();
   const known = new Set(base.map((o) => o.offerId));
 
@@ -278,6 +291,7 @@ export function buildCatalog(input: {
   }
 
   const offers: CatalogEntry[] = [];
+  const repeated: CatalogEntry[] = [];
   let corrupted = 0;
   for (const offer of base) {
     const kind = kindOf.get(offer.offerId);
@@ -301,8 +315,13 @@ export function buildCatalog(input: {
       case 'corrupt':
         offers.push(corrupt(offer, corrupted++));
         break;
+      case 'repeat':
+        repeated.push({ ...offer });
+        offers.push({ ...offer });
+        break;
     }
   }
+  offers.unshift(...repeated);
   for (let i = 0; i < (changes.add ?? 0); i++) {
     const offer = generateOffer(input.seed, input.count + i, input.language);
     affected.add.push(offer.offerId);

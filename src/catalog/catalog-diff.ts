@@ -329,6 +329,12 @@ export class CatalogResultTally {
     this.skipped.push(...page.skipped);
   }
 
+  /** Offers a listed page named that are all unchanged, none of them named before (see `syncKnownPage`). */
+  addUnchangedOffers(offerIds: readonly string[]): void {
+    for (const offerId of offerIds) this.named.set(offerId, true);
+    this.unchanged += offerIds.length;
+  }
+
   /**
    * Stored offers the listing did not name that were discontinued before this run: each is `unchanged` (see
    * {@link diffVanished}), and only their number is reported.

@@ -251,3 +251,19 @@ export async function insertOfferRows(manager: EntityManager, rows: readonly New
   for (const row of rows) sql.insertValues(row, parameters);
   await manager.query(sql.insert(rows.length), parameters);
 }
+
+/** Whether the run wrote any offer of the instance already (an earlier attempt, or an earlier pass over the listing). */
+export async function runWroteOffers(
+  manager: EntityManager,
+  instanceId: string,
+  runId: string,
+): Promise<boolean> {
+  const found = await manager.getRepository(OfferEntity).findOne({
+    where: [
+      { instanceId, firstSeenRunId: runId },
+      { instanceId, lastChangedRunId: runId },
+    ],
+    select: { id: true },
+  });
+  return found !== null;
+}

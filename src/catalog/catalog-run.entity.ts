@@ -47,6 +47,18 @@ export interface CatalogRunResult {
 }
 
 /**
+ * What a succeeded run saw of each page of its listing (see `docs/catalog.md`, "Pages as the last run listed
+ * them"): `pages[n]` is the fingerprint of page n + 1 when every entry on it was a valid offer named nowhere
+ * else in the listing, null otherwise. `version` ties them to the plugin version and the way they were taken.
+ */
+export interface CatalogPageFingerprints {
+  version: string;
+  /** The instance's stored offers when the run ended. */
+  offersStored: number;
+  pages: (string | null)[];
+}
+
+/**
  * One Get Services Definition run. At most one run per instance is queued or running: `active_instance_id`
  * holds the instance id while it is, NULL otherwise, under a plain unique index (portable where partial
  * indexes are not).
@@ -94,6 +106,10 @@ export class CatalogRunEntity {
 
   @TextColumn('error', { nullable: true })
   error: string | null;
+
+  /** Kept by a succeeded run for the next one; never shown. */
+  @JsonTextColumn('page_fingerprints', { nullable: true })
+  pageFingerprints: CatalogPageFingerprints | null;
 
   @CreatedAtColumn()
   createdAt: Date;

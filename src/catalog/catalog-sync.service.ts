@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
-import { DataSource, In } from 'typeorm';
-import { CisError, type CisClient, type CisOfferEntry } from '../cis';
+import { DataSource, In, LessThanOrEqual, Not } from 'typeorm';
+import { CisError, type CisClient, type CisOfferEntry, type CisOfferKey } from '../cis';
 import { ESD_DATA_SOURCE_TOKEN } from '../common/esd-data-source';
 import { ERROR_DESCRIPTIONS, EsdErrorCode } from '../common/error-codes';
 import { EsdError } from '../common/esd-error';
@@ -25,13 +25,16 @@ import {
   insertOfferRows,
   readOfferKeys,
   readStoredOffers,
+  runWroteOffers,
   type NewOfferRow,
 } from './catalog-offer-store';
 import { catalogOfferFrom, type SkippedOffer } from './catalog-offer';
 import { readAhead } from './read-ahead';
+import { loadPluginManifest } from '../host/plugin-manifest';
 import {
   ACTIVE_CATALOG_RUN_STATUSES,
   CatalogRunEntity,
+  type CatalogPageFingerprints,
   type CatalogRunLogEntry,
   type CatalogRunResult,
   runLogEntry,
@@ -83,6 +86,8 @@ interface RunContext {
   work: { inserted: number; updated: number; pushed: number; discontinued: number };
   /** Skipped offers named in the log so far (across listing restarts). */
   skippedLogged: number;
+  /** The pages of the instance's last run, when that run's listing may stand in for this one's (see `knownPages`). */
+  lastListing: readonly (string | null)[] | undefined;
 }
 
 /** What one pass over the listing learnt: the result so far, and how many stored rows it named. */
@@ -98,6 +103,18 @@ interface ListingPass {
    * an earlier run and stays so — unchanged, nothing to read.
    */
   openNamed: number;
+  /** Per page, its fingerprint when it is clean (see {@link CatalogPageFingerprints}), null otherwise. */
+  fingerprints: (string | null)[];
+  /** Pages taken as the last run listed them. */
+  knownPages: number;
+}
+
+/**
+ * Ties the page fingerprints a run keeps to the plugin version: an upgrade may check offers otherwise, so its
+ * first run checks every offer again.
+ */
+function fingerprintsVersion(): string {
+  return `${loadPluginManifest().version}/1`;
 }
 
 /**
@@ -137,8 +154,8 @@ export class CatalogSyncService {
     if (!started) return { outcome: 'skipped', reason: `run ${runId} finished meanwhile` };
 
     try {
-      const result = await this.sync(run, progress);
-      await progress.finish('succeeded', { result });
+      const { result, pageFingerprints } = await this.sync(run, progress);
+      await progress.finish('succeeded', { result, pageFingerprints });
       await this.announce(run, 'succeeded', result);
       return { outcome: 'succeeded', result };
     } catch (error) {
@@ -157,7 +174,10 @@ export class CatalogSyncService {
     }
   }
 
-  private async sync(run: CatalogRunEntity, progress: RunProgress): Promise<CatalogRunResult> {
+  private async sync(
+    run: CatalogRunEntity,
+    progress: RunProgress,
+  ): Promise<{ result: CatalogRunResult; pageFingerprints: CatalogPageFingerprints }> {
     const { instance, client } = await this.instances.clientForInstance(run.instanceId);
     const market = { country: instance.country!, language: instance.language! };
     const currency = await this.currencyOf(client, market.country);
@@ -170,16 +190,18 @@ export class CatalogSyncService {
       productType: new ProductTypeUpkeep(this.dataSource, this.options.catalog),
       work: { inserted: 0, updated: 0, pushed: 0, discontinued: 0 },
       skippedLogged: 0,
+      lastListing: await this.lastListing(run, storedCount),
     };
 
-    const { tally, listed, rowsNamed, openNamed } = await this.syncListing(
+    const { tally, listed, rowsNamed, openNamed, fingerprints, knownPages } = await this.syncListing(
       context,
       client,
       market,
       storedCount,
     );
     // Every stored row named by the listing: none vanished, and none needs reading again.
-    const unnamed = (await countStoredOffers(this.dataSource.manager, run.instanceId)) - rowsNamed;
+    const offersStored = await countStoredOffers(this.dataSource.manager, run.instanceId);
+    const unnamed = offersStored - rowsNamed;
     if (unnamed > 0) {
       // Rows the listing did not name: unless some are still open (not discontinued, or this run's own), all
       // were discontinued by an earlier run and are reported unchanged without being read — the usual case
@@ -208,6 +230,12 @@ export class CatalogSyncService {
       );
     }
     const { work } = context;
+    if (knownPages > 0) {
+      progress.note(
+        'info',
+        `${knownPages} of ${fingerprints.length} pages were as the last run listed them: their offers needed no check.`,
+      );
+    }
     progress.note(
       'info',
       `Listed ${listed} offers (${storedCount} stored before): ${counts.new} new, ${counts.updated} updated, ${counts.discontinued} discontinued, ${counts.unchanged} unchanged, ${counts.skipped} skipped.`,
@@ -219,7 +247,32 @@ export class CatalogSyncService {
         ? 'Host catalog and offers already in step: nothing pushed, nothing written.'
         : `Pushed ${work.pushed} products to the host catalog and marked ${work.discontinued} discontinued (unsellable, kept); saved ${work.inserted} new and ${work.updated} changed offers, every other offer needed no write.`,
     );
-    return tally.result();
+    return {
+      result: tally.result(),
+      pageFingerprints: { version: fingerprintsVersion(), offersStored, pages: fingerprints },
+    };
+  }
+
+  /**
+   * The page fingerprints of the instance's run before this one, when its listing may stand in for pages that
+   * are the same in this one: it succeeded (every page it listed was stored whole), by this plugin version, no
+   * run came between (only catalog runs write offers' catalog columns; an administrator's acknowledgement moves
+   * `new`/`updated` to `current`, which no check reads), and the instance still has the offers it left (offers
+   * deleted by hand to start afresh are listed and checked again).
+   */
+  private async lastListing(
+    run: CatalogRunEntity,
+    offersStored: number,
+  ): Promise<readonly (string | null)[] | undefined> {
+    const [last] = await this.dataSource.getRepository(CatalogRunEntity).find({
+      where: { instanceId: run.instanceId, id: Not(run.id), createdAt: LessThanOrEqual(run.createdAt) },
+      order: { createdAt: 'DESC', id: 'DESC' },
+      select: { id: true, status: true, pageFingerprints: true },
+      take: 1,
+    });
+    const kept = last?.status === 'succeeded' ? last.pageFingerprints : null;
+    if (kept?.version !== fingerprintsVersion() || kept.offersStored !== offersStored) return undefined;
+    return kept.pages;
   }
 
   /** The market's currency (products are priced in it). */
@@ -250,19 +303,38 @@ export class CatalogSyncService {
     storedCount: number,
   ): Promise<ListingPass> {
     const expectedPages = Math.max(1, Math.ceil(storedCount / CATALOG_PAGE_SIZE));
+    const { run } = context;
     for (let restart = 0; ; restart++) {
-      const pass: ListingPass = { tally: new CatalogResultTally(), listed: 0, rowsNamed: 0, openNamed: 0 };
+      const pass: ListingPass = {
+        tally: new CatalogResultTally(),
+        listed: 0,
+        rowsNamed: 0,
+        openNamed: 0,
+        fingerprints: [],
+        knownPages: 0,
+      };
+      // A page is taken as the last run listed it only while this run has written no offer before the pass:
+      // within a pass, an offer written on one page and listed again on a known one is caught as a repeat.
+      const knownPages =
+        context.lastListing && !(await runWroteOffers(this.dataSource.manager, run.instanceId, run.id))
+          ? context.lastListing
+          : undefined;
       let pages = 0;
       try {
-        for await (const page of readAhead(client.offerPages({ ...market, pageSize: CATALOG_PAGE_SIZE }))) {
+        const listing = client.offerPages({ ...market, pageSize: CATALOG_PAGE_SIZE }, { knownPages });
+        for await (const page of readAhead(listing)) {
           pages = page.page;
           pass.listed = page.totalSoFar;
-          await this.syncPage(context, pass, page.offers);
+          const clean =
+            page.known && this.syncKnownPage(pass, page.known)
+              ? true
+              : await this.syncPage(context, pass, page.offers);
+          pass.fingerprints.push(clean ? page.fingerprint : null);
           const fraction = pages / (Math.max(expectedPages, pages) + 1);
           await context.progress.update(
             PROGRESS.started + Math.floor((PROGRESS.listed - PROGRESS.started) * fraction),
             'info',
-            `Page ${pages}: ${page.offers.length} offers (${page.totalSoFar} so far).`,
+            `Page ${pages}: ${page.size} offers (${page.totalSoFar} so far).`,
           );
         }
         return pass;
@@ -278,12 +350,30 @@ export class CatalogSyncService {
     }
   }
 
-  /** One page: checked, its stored rows read (one query), diffed, pushed to the host, then written. */
+  /**
+   * A page with the fingerprint of the same page of the last run's listing, which was clean then: the same
+   * offers, each valid, stored as listed by that run, and not written since. Each is unchanged — unless this
+   * listing named it on an earlier page (then it is a repeat, and the page is diffed as any other: false).
+   */
+  private syncKnownPage(pass: ListingPass, keys: readonly CisOfferKey[]): boolean {
+    const { tally } = pass;
+    if (keys.some((key) => tally.naming(key.offerId) !== undefined)) return false;
+    tally.addUnchangedOffers(keys.map((key) => key.offerId));
+    pass.rowsNamed += keys.length;
+    for (const key of keys) if (key.status !== 'Discontinued') pass.openNamed++;
+    pass.knownPages++;
+    return true;
+  }
+
+  /**
+   * One page: checked, its stored rows read (one query), diffed, pushed to the host, then written. Answers
+   * whether the page was clean: every entry a valid offer named nowhere else in the listing so far.
+   */
   private async syncPage(
     context: RunContext,
     pass: ListingPass,
     entries: readonly CisOfferEntry[],
-  ): Promise<void> {
+  ): Promise<boolean> {
     const { tally } = pass;
     const checks = entries.map(catalogOfferFrom);
     // One look at the tally per entry. The rows to read: those a valid entry will decide, and those behind
@@ -331,11 +421,14 @@ export class CatalogSyncService {
     pass.rowsNamed += diff.plan.insert.length;
     pass.openNamed += diff.plan.insert.length;
     this.logSkipped(context, diff.skipped);
+    const clean =
+      diff.skipped.length === 0 && diff.malformedIds.length === 0 && !decidedBefore && !namedBefore;
     // An unchanged page has nothing to push or write: it stops here.
-    if (diff.plan.insert.length === 0 && diff.plan.update.length === 0) return;
+    if (diff.plan.insert.length === 0 && diff.plan.update.length === 0) return clean;
     const storedRefs = new Map(stored.map((s) => [s.offerId, s.hostProductRef]));
     const hostRefs = await this.push(context, diff.plan, storedRefs);
     await this.write(context, diff.plan, storedRefs, hostRefs);
+    return clean;
   }
 
   /**
@@ -632,7 +725,7 @@ class RunProgress {
 
   async finish(
     status: 'succeeded' | 'failed',
-    outcome: { result?: CatalogRunResult; error?: string },
+    outcome: { result?: CatalogRunResult; error?: string; pageFingerprints?: CatalogPageFingerprints },
   ): Promise<void> {
     this.entries.push(
       status === 'succeeded'
@@ -646,6 +739,7 @@ class RunProgress {
       finishedAt: new Date(),
       result: outcome.result ?? null,
       error: outcome.error ?? null,
+      pageFingerprints: outcome.pageFingerprints ?? null,
       log: this.entries,
     });
   }

@@ -95,8 +95,26 @@ export interface CisBearerSource {
   invalidate(accessToken: string): void;
 }
 
-/** One logical operation against the CIS API. */
-export interface CisRequest<T> {
+/** One logical operation against the CIS API: `parse` reads a 2xx's JSON, or `parseBytes` its bytes. */
+export type CisRequest<T> = CisRequestLine &
+  (
+    | {
+        /** Turns the parsed JSON body of a 2xx into the plugin's type; throws (anything) when the shape is wrong. */
+        parse: (body: unknown, status: number) => T;
+        parseBytes?: undefined;
+      }
+    | {
+        /**
+         * Turns a 2xx's body, undecoded, into the plugin's type: for an answer read in a way of its own (the
+         * offers pages, `cis-offers.ts`). Throws (anything) when the body is not what it should be.
+         */
+        parseBytes: (body: Buffer, status: number) => T;
+        parse?: undefined;
+      }
+  );
+
+/** What is sent, and how it is retried. */
+export interface CisRequestLine {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** Path below the service URL, values already encoded (`/channels/abc/markets`). */
   path: string;
@@ -117,8 +135,6 @@ export interface CisRequest<T> {
   write?: boolean;
   /** Override of the retry budget for this call (e.g. `{ maxAttempts: 1 }` when a job retries instead). */
   retry?: Partial<CisRetryOptions>;
-  /** Turns the parsed JSON body of a 2xx into the plugin's type; throws (anything) when the shape is wrong. */
-  parse: (body: unknown, status: number) => T;
 }
 
 /** What a successful operation returns. */
@@ -235,9 +251,10 @@ export class CisHttp {
     }
 
     const started = Date.now();
-    let response: AxiosResponse<string>;
+    let response: AxiosResponse<string | Buffer>;
     try {
-      response = await this.deps.axios.request<string>({
+      response = await this.deps.axios.request<string | Buffer>({
+        ...(request.parseBytes ? { responseType: 'arraybuffer' } : {}),
         method: request.method,
         url: request.path,
         params: request.query,
@@ -261,25 +278,28 @@ export class CisHttp {
     const status = response.status;
     if (status < 200 || status >= 300) {
       const error = cisErrorFromResponse(
-        { status, body: response.data, retryAfter: headerOf(response, 'retry-after') },
+        { status, body: textOf(response.data), retryAfter: headerOf(response, 'retry-after') },
         context,
       );
       if (status === 401) this.deps.tokens.invalidate(token.accessToken);
       return { ok: false, error, unauthorized: status === 401 };
     }
 
-    let json: unknown;
+    let data: T;
     try {
-      json = typeof response.data === 'string' && response.data.length > 0 ? JSON.parse(response.data) : null;
-    } catch {
-      return {
-        ok: false,
-        error: cisMalformedResponse(context, status, 'body is not JSON'),
-        unauthorized: false,
-      };
-    }
-    try {
-      return { ok: true, response: { status, data: request.parse(json, status), correlationId, requestId } };
+      if (request.parseBytes) {
+        data = request.parseBytes(Buffer.isBuffer(response.data) ? response.data : Buffer.alloc(0), status);
+      } else {
+        let json: unknown;
+        try {
+          const text = textOf(response.data);
+          json = text.length > 0 ? JSON.parse(text) : null;
+        } catch {
+          throw new CisShapeError('body is not JSON');
+        }
+        data = request.parse(json, status);
+      }
+      return { ok: true, response: { status, data, correlationId, requestId } };
     } catch (error) {
       const reason = error instanceof CisShapeError ? error.message : 'unexpected shape';
       return { ok: false, error: cisMalformedResponse(context, status, reason), unauthorized: false };
@@ -312,7 +332,13 @@ export class CisHttp {
   }
 }
 
-function isWriteRequest(request: CisRequest<unknown>): boolean {
+/** A body as text, whichever way it came (bytes when the request asked for them). */
+function textOf(data: unknown): string {
+  if (typeof data === 'string') return data;
+  return Buffer.isBuffer(data) ? data.toString('utf8') : '';
+}
+
+function isWriteRequest(request: CisRequestLine): boolean {
   return request.write ?? request.method !== 'GET';
 }
 

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { EsdErrorCode } from '../common/error-codes';
 import { EsdError } from '../common/esd-error';
 import type { CisCallOptions, CisClient } from './cis-client';
@@ -49,21 +49,46 @@ export interface CisOffersQuery {
   pageSize?: number;
 }
 
+/** What a page the caller knows already is read for: each entry's offer ID and vendor status. */
+export interface CisOfferKey {
+  offerId: string;
+  status: CisOfferStatus;
+}
+
 /** One page of a listing, as the run reports progress. */
 export interface CisOffersPage {
   /** 1-based. */
   page: number;
-  offers: CisOfferEntry[];
+  /** Entries on this page (good and malformed). */
+  size: number;
   /** Entries received so far, this page included (good and malformed). */
   totalSoFar: number;
   /** The MS-RequestId of this page's call (its retries reused it). */
   requestId: string;
   /** HTTP calls this page took, retries included. */
   attempts: number;
+  /**
+   * The page's fingerprint (see {@link offersPageFingerprint}): the same bytes, continuation token aside, give the
+   * same fingerprint from one listing to the next. Null when the token could not be told apart in the bytes.
+   */
+  fingerprint: string | null;
+  /**
+   * Set when the fingerprint equals the one `knownPages` gave for this page's number: each entry's offer ID and
+   * vendor status, read without decoding the page's texts or checking its offers (see {@link readOffersPage}).
+   */
+  known?: readonly CisOfferKey[];
+  /** The page's entries, every offer checked; a `known` page is decoded on first read. */
+  readonly offers: CisOfferEntry[];
 }
 
 /** Per-listing options. `requestId` is not taken: every page is its own operation with its own id. */
-export type CisOffersOptions = Omit<CisCallOptions, 'requestId'>;
+export interface CisOffersOptions extends Omit<CisCallOptions, 'requestId'> {
+  /**
+   * The fingerprints of an earlier listing's pages, page 1 first (null where there is none): a page whose
+   * fingerprint equals the one of its number comes back `known`.
+   */
+  knownPages?: readonly (string | null)[];
+}
 
 /**
  * Lists a market's offers page by page, following `continuationToken` to the end. Each page is one logical
@@ -89,6 +114,7 @@ export async function* listOfferPages(
   let totalSoFar = 0;
   do {
     const requestId = randomUUID();
+    const known = options.knownPages?.[page] ?? null;
     const response = await client.request({
       method: 'GET',
       path: client.channelPath('/offers'),
@@ -96,20 +122,32 @@ export async function* listOfferPages(
       query: { country: query.country, language: query.language, pageSize, continuationToken },
       requestId,
       retry: options.retry,
-      parse: (body) => {
-        const parsed = parseOffersPage(body);
+      parseBytes: (body) => {
+        const read = readOffersPage(body, known);
         // A token seen before would loop forever; treat it as the garbled answer it is.
-        if (parsed.continuationToken !== undefined && seenTokens.has(parsed.continuationToken)) {
+        if (read.continuationToken !== undefined && seenTokens.has(read.continuationToken)) {
           throw new CisShapeError('offers: continuationToken repeats an earlier one');
         }
-        return parsed;
+        return read;
       },
     });
+    const read = response.data;
     page++;
-    totalSoFar += response.data.offers.length;
-    continuationToken = response.data.continuationToken;
+    totalSoFar += read.size;
+    continuationToken = read.continuationToken;
     if (continuationToken !== undefined) seenTokens.add(continuationToken);
-    yield { page, offers: response.data.offers, totalSoFar, requestId, attempts: response.attempts };
+    yield {
+      page,
+      size: read.size,
+      totalSoFar,
+      requestId,
+      attempts: response.attempts,
+      fingerprint: read.fingerprint,
+      ...(read.known ? { known: read.known } : {}),
+      get offers() {
+        return read.offers;
+      },
+    };
   } while (continuationToken !== undefined);
 }
 
@@ -124,19 +162,129 @@ export async function listOffers(
   return entries;
 }
 
+/** One page's body as read: the envelope at once, the offers checked when first asked for. */
+export interface OffersPageRead {
+  size: number;
+  continuationToken?: string;
+  fingerprint: string | null;
+  known?: readonly CisOfferKey[];
+  readonly offers: CisOfferEntry[];
+}
+
+/**
+ * Reads one page's bytes. Given the fingerprint the page had in an earlier listing, it first reads the bytes
+ * one byte per character (cheap: no UTF-8 decoding): JSON's own syntax is ASCII and no byte of a multi-byte
+ * UTF-8 character is, so that read finds the same envelope, and every value made only of ASCII characters
+ * comes out as a UTF-8 read gives it; other texts come out garbled and are not used. When the fingerprint is
+ * the same and every entry's offer ID is ASCII and its status a known one, the page is `known`: its offers are
+ * decoded and checked only if asked for. Otherwise the page is decoded as UTF-8 and every offer checked at once.
+ * Throws {@link CisShapeError} when the envelope is wrong.
+ */
+export function readOffersPage(bytes: Buffer, knownFingerprint: string | null = null): OffersPageRead {
+  if (knownFingerprint !== null) {
+    const known = readKnownPage(bytes, knownFingerprint);
+    if (known) return known;
+  }
+  const { items, continuationToken } = readEnvelope(parseJson(bytes.toString('utf8')));
+  return {
+    size: items.length,
+    ...(continuationToken !== undefined ? { continuationToken } : {}),
+    fingerprint: offersPageFingerprint(bytes, continuationToken),
+    offers: items.map((item: unknown, index) => parseCisOffer(item, index)),
+  };
+}
+
+/** A page with the given fingerprint whose entries are all read for their keys, or undefined. */
+function readKnownPage(bytes: Buffer, knownFingerprint: string): OffersPageRead | undefined {
+  let envelope: ReturnType<typeof readEnvelope>;
+  try {
+    envelope = readEnvelope(parseJson(bytes.toString('latin1')));
+  } catch {
+    return undefined; // the UTF-8 read says what is wrong
+  }
+  const { items, continuationToken } = envelope;
+  if (continuationToken !== undefined && !ASCII.test(continuationToken)) return undefined;
+  if (offersPageFingerprint(bytes, continuationToken) !== knownFingerprint) return undefined;
+  const keys: CisOfferKey[] = [];
+  for (const item of items) {
+    if (!isRecord(item)) return undefined;
+    const { offerId, status } = item;
+    if (typeof offerId !== 'string' || !ASCII.test(offerId) || offerId.trim() === '') return undefined;
+    const known = CIS_OFFER_STATUSES.find((s) => s === status);
+    if (known === undefined) return undefined;
+    keys.push({ offerId: offerId.trim(), status: known });
+  }
+  let offers: CisOfferEntry[] | undefined;
+  return {
+    size: items.length,
+    ...(continuationToken !== undefined ? { continuationToken } : {}),
+    fingerprint: knownFingerprint,
+    known: keys,
+    get offers() {
+      offers ??= readEnvelope(parseJson(bytes.toString('utf8'))).items.map((item: unknown, index) =>
+        parseCisOffer(item, index),
+      );
+      return offers;
+    },
+  };
+}
+
+/** Printable ASCII and plain whitespace only. */
+const ASCII = /^[\x09\x0a\x0d\x20-\x7e]*$/;
+
+/** Marks the fingerprint's format: a change of the way it is taken changes every fingerprint. */
+const FINGERPRINT_FORMAT = 'esd-offers-page/1';
+
+/**
+ * SHA-256 (base64url) over a page's bytes with the continuation token's JSON text left out, and where it was:
+ * the same offers in the same order give the same fingerprint whatever token the page carried. Null when the
+ * token's text is not in the bytes exactly once as `JSON.stringify` writes it (escaped some other way, or
+ * repeated inside an offer): the token could then not be told apart with certainty.
+ */
+export function offersPageFingerprint(bytes: Buffer, continuationToken: string | undefined): string | null {
+  const hash = createHash('sha256');
+  if (continuationToken === undefined)
+    return hash.update(`${FINGERPRINT_FORMAT} last\n`).update(bytes).digest('base64url');
+  const literal = Buffer.from(JSON.stringify(continuationToken), 'utf8');
+  const at = bytes.lastIndexOf(literal);
+  if (at < 0 || bytes.indexOf(literal) !== at) return null;
+  return hash
+    .update(`${FINGERPRINT_FORMAT} ${at}\n`)
+    .update(bytes.subarray(0, at))
+    .update(bytes.subarray(at + literal.length))
+    .digest('base64url');
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new CisShapeError('body is not JSON');
+  }
+}
+
 /**
  * One page's envelope `{ items: [...], continuationToken? }`. Throws {@link CisShapeError} when the envelope
- * is wrong; single items are checked by {@link parseCisOffer} and never throw.
+ * is wrong.
  */
-export function parseOffersPage(body: unknown): { offers: CisOfferEntry[]; continuationToken?: string } {
+function readEnvelope(body: unknown): { items: unknown[]; continuationToken?: string } {
   if (!isRecord(body)) throw new CisShapeError('offers: the answer is not an object');
   if (!Array.isArray(body.items)) throw new CisShapeError('offers: items is not a list');
   const token = body.continuationToken;
   if (token !== undefined && token !== null && (typeof token !== 'string' || token.trim() === '')) {
     throw new CisShapeError('offers: continuationToken is not a non-empty string');
   }
-  const offers = body.items.map((item: unknown, index) => parseCisOffer(item, index));
-  return typeof token === 'string' ? { offers, continuationToken: token } : { offers };
+  return typeof token === 'string' ? { items: body.items, continuationToken: token } : { items: body.items };
+}
+
+/**
+ * One page's parsed JSON `{ items: [...], continuationToken? }`. Throws {@link CisShapeError} when the envelope
+ * is wrong; single items are checked by {@link parseCisOffer} and never throw.
+ */
+export function parseOffersPage(body: unknown): { offers: CisOfferEntry[]; continuationToken?: string } {
+  const { items, continuationToken } = readEnvelope(body);
+  const offers = items.map((item: unknown, index) => parseCisOffer(item, index));
+  return continuationToken !== undefined ? { offers, continuationToken } : { offers };
 }
 
 /**

@@ -14,14 +14,18 @@ export {
   MAX_OFFERS_PAGE_SIZE,
   listOfferPages,
   listOffers,
+  offersPageFingerprint,
   parseCisOffer,
   parseOffersPage,
+  readOffersPage,
   type CisOffer,
   type CisOfferEntry,
+  type CisOfferKey,
   type CisOfferStatus,
   type CisOffersOptions,
   type CisOffersPage,
   type CisOffersQuery,
+  type OffersPageRead,
 } from './cis-offers';
 export {
   CIS_TOKEN_STATUSES,

@@ -6,11 +6,16 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DataSource, MigrationExecutor, type Table } from 'typeorm';
+import { CatalogRunEntity } from '../../src/catalog/catalog-run.entity';
+import { OfferEntity } from '../../src/catalog/offer.entity';
+import { InstanceEntity } from '../../src/settings/instance.entity';
 import { dataSourceOptionsFromUrl } from '../../src/storage/database-url';
+import { newId } from '../../src/storage/entity-columns';
 import { UNIQUE_KEYS } from '../../src/storage/db-errors';
 import { ESD_ENTITIES } from '../../src/storage/entities';
 import { ESD_MIGRATIONS } from '../../src/storage/migrations';
 import { DATABASE_KINDS, createTestDatabase, type TestDatabase } from '../support/databases';
+import { instanceRow } from '../support/factories';
 
 interface ExpectedTable {
   /** Column names; a trailing `?` marks a nullable column. */
@@ -61,7 +66,7 @@ const SCHEMA: Record<string, ExpectedTable> = {
   esd_catalog_run: {
     columns:
       'id instance_id run_trigger status progress active_instance_id? started_at? finished_at? log result? error? ' +
-      AUDIT_TIMES,
+      `page_fingerprints? ${AUDIT_TIMES}`,
     primary: ['id'],
     unique: ['active_instance_id'],
     foreignKeys: ['instance_id->esd_instance(id) ON DELETE CASCADE'],
@@ -117,11 +122,12 @@ const SCHEMA: Record<string, ExpectedTable> = {
   },
 };
 
-/** Tables each migration creates, in migration order. */
-const TABLES_BY_MIGRATION = [
-  ['esd_certificate', 'esd_client_country', 'esd_instance', 'esd_audit_event'],
-  ['esd_catalog_run', 'esd_offer'],
-  ['esd_license', 'esd_return', 'esd_cancellation_request'],
+/** What each migration makes, in migration order: new tables, and columns it adds to tables made before. */
+const STEPS: { tables: string[]; addsColumns?: Record<string, string[]> }[] = [
+  { tables: ['esd_certificate', 'esd_client_country', 'esd_instance', 'esd_audit_event'] },
+  { tables: ['esd_catalog_run', 'esd_offer'] },
+  { tables: ['esd_license', 'esd_return', 'esd_cancellation_request'] },
+  { tables: [], addsColumns: { esd_catalog_run: ['page_fingerprints?'] } },
 ];
 const MIGRATION_NAMES = ESD_MIGRATIONS.map((m) => new m().name);
 
@@ -165,7 +171,10 @@ async function esdTables(ds: DataSource): Promise<string[]> {
   }
 }
 
-async function expectTables(ds: DataSource, names: string[]): Promise<void> {
+/** The schema after the first `applied` migrations: their tables, without the columns later ones add. */
+async function expectSchemaAfter(ds: DataSource, applied: number): Promise<void> {
+  const names = STEPS.slice(0, applied).flatMap((step) => step.tables);
+  const later = STEPS.slice(applied).flatMap((step) => Object.entries(step.addsColumns ?? {}));
   expect(await esdTables(ds)).toEqual(sorted(names));
   const qr = ds.createQueryRunner();
   try {
@@ -173,9 +182,13 @@ async function expectTables(ds: DataSource, names: string[]): Promise<void> {
       const table = await qr.getTable(name);
       if (!table) throw new Error(`${name} is missing`);
       const expected = SCHEMA[name];
+      const notYet = new Set(later.filter(([table]) => table === name).flatMap(([, columns]) => columns));
       expect({ table: name, columns: columnSpec(table) }).toEqual({
         table: name,
-        columns: expected.columns.split(/\s+/).sort(),
+        columns: expected.columns
+          .split(/\s+/)
+          .filter((column) => !notYet.has(column))
+          .sort(),
       });
       expect({ table: name, primary: table.primaryColumns.map((c) => c.name) }).toEqual({
         table: name,
@@ -200,8 +213,6 @@ async function executedNames(ds: DataSource): Promise<string[]> {
   return executed.map((m) => m.name).filter((name) => MIGRATION_NAMES.includes(name));
 }
 
-const ALL_TABLES = TABLES_BY_MIGRATION.flat();
-
 describe.each(DATABASE_KINDS)('migrations on %s', (kind) => {
   let db: TestDatabase;
   let ds: DataSource;
@@ -222,13 +233,14 @@ describe.each(DATABASE_KINDS)('migrations on %s', (kind) => {
     expect(ds.options.migrationsRun).toBe(false);
 
     const firstRun = await ds.runMigrations({ transaction: 'each' });
+    expect(ESD_MIGRATIONS).toHaveLength(STEPS.length);
     expect(firstRun.map((m) => m.name)).toEqual(MIGRATION_NAMES);
     expect(await executedNames(ds)).toEqual([...MIGRATION_NAMES].reverse());
-    await expectTables(ds, ALL_TABLES);
+    await expectSchemaAfter(ds, STEPS.length);
 
     for (let remaining = ESD_MIGRATIONS.length - 1; remaining >= 0; remaining--) {
       await ds.undoLastMigration({ transaction: 'each' });
-      await expectTables(ds, TABLES_BY_MIGRATION.slice(0, remaining).flat());
+      await expectSchemaAfter(ds, remaining);
       expect(await executedNames(ds)).toHaveLength(remaining);
     }
     expect(await esdTables(ds)).toEqual([]);
@@ -236,15 +248,67 @@ describe.each(DATABASE_KINDS)('migrations on %s', (kind) => {
 
     const secondRun = await ds.runMigrations({ transaction: 'each' });
     expect(secondRun.map((m) => m.name)).toEqual(MIGRATION_NAMES);
-    await expectTables(ds, ALL_TABLES);
+    await expectSchemaAfter(ds, STEPS.length);
     expect(await ds.runMigrations()).toEqual([]);
+  });
+
+  it('adds the page fingerprints to a database in use, keeping its runs, its offers and their links', async () => {
+    if ((await executedNames(ds)).length !== MIGRATION_NAMES.length) await ds.runMigrations();
+    await ds.undoLastMigration({ transaction: 'each' });
+    const instance = await ds.getRepository(InstanceEntity).save(instanceRow());
+    const runId = newId();
+    // Written as the table stands before the step (the entity knows the column it adds).
+    const marks = ds.options.type === 'postgres' ? ['$1', '$2'] : ['?', '?'];
+    await ds.query(
+      `INSERT INTO esd_catalog_run (id, instance_id, run_trigger, status, progress, log) VALUES (${marks.join(', ')}, 'manual', 'succeeded', 100, '[]')`,
+      [runId, instance.id],
+    );
+    await ds.getRepository(OfferEntity).insert(
+      Object.assign(new OfferEntity(), {
+        instanceId: instance.id,
+        offerId: 'OFFER-1',
+        offerUri: 'urn:offer:1',
+        name: 'Offer 1',
+        shortDescription: null,
+        productFamily: null,
+        minQuantity: 1,
+        maxQuantity: 5,
+        isReturnable: true,
+        vendorStatus: 'Active',
+        catalogStatus: 'current',
+        lastModified: null,
+        contentHash: 'a'.repeat(64),
+        firstSeenRunId: runId,
+        lastChangedRunId: runId,
+        hostProductRef: null,
+        missingSince: null,
+      }),
+    );
+
+    // On SQLite the column is added by copying the table: the offers' links to the run must survive it.
+    expect((await ds.runMigrations({ transaction: 'each' })).map((m) => m.name)).toEqual([
+      MIGRATION_NAMES[MIGRATION_NAMES.length - 1],
+    ]);
+    const run = await ds.getRepository(CatalogRunEntity).findOneByOrFail({ id: runId });
+    expect({ status: run.status, pageFingerprints: run.pageFingerprints }).toEqual({
+      status: 'succeeded',
+      pageFingerprints: null,
+    });
+    const offer = await ds.getRepository(OfferEntity).findOneByOrFail({ instanceId: instance.id });
+    expect({ first: offer.firstSeenRunId, last: offer.lastChangedRunId }).toEqual({
+      first: runId,
+      last: runId,
+    });
+    await ds.getRepository(InstanceEntity).delete({ id: instance.id });
   });
 
   it('maps every entity column onto a migrated column with the same nullability, and back', async () => {
     if ((await executedNames(ds)).length !== MIGRATION_NAMES.length) await ds.runMigrations();
     const qr = ds.createQueryRunner();
     try {
-      expect(sorted(ESD_ENTITIES.map((e) => ds.getMetadata(e).tableName))).toEqual(sorted(ALL_TABLES));
+      expect(sorted(ESD_ENTITIES.map((e) => ds.getMetadata(e).tableName))).toEqual(
+        sorted(STEPS.flatMap((step) => step.tables)),
+      );
       for (const entity of ESD_ENTITIES) {
         const metadata = ds.getMetadata(entity);
         const table = await qr.getTable(metadata.tableName);

@@ -86,17 +86,30 @@ describe('sandbox catalog generator', () => {
     it('without changes is the generated catalog', () => {
       const built = buildCatalog(base);
       expect(built.offers).toEqual(generateOffers(base));
-      expect(built.affected).toEqual({ add: [], rename: [], discontinue: [], remove: [], corrupt: [] });
+      expect(built.affected).toEqual({
+        add: [],
+        rename: [],
+        discontinue: [],
+        remove: [],
+        corrupt: [],
+        repeat: [],
+      });
     });
 
     it('numbers pick distinct existing offers, deterministically, and each change does what it says', () => {
-      const changes = { add: 3, rename: 4, discontinue: 5, remove: 6, corrupt: 6 };
+      const changes = { add: 3, rename: 4, discontinue: 5, remove: 6, corrupt: 6, repeat: 2 };
       const built = buildCatalog({ ...base, changes });
       expect(buildCatalog({ ...base, changes })).toEqual(built);
 
       const { affected } = built;
-      const touched = [...affected.rename, ...affected.discontinue, ...affected.remove, ...affected.corrupt];
-      expect(new Set(touched).size).toBe(4 + 5 + 6 + 6);
+      const touched = [
+        ...affected.rename,
+        ...affected.discontinue,
+        ...affected.remove,
+        ...affected.corrupt,
+        ...affected.repeat,
+      ];
+      expect(new Set(touched).size).toBe(4 + 5 + 6 + 6 + 2);
       const generated = generateOffers(base);
       const generatedIds = ids(generated);
       for (const id of touched) expect(generatedIds).toContain(id);
@@ -105,7 +118,7 @@ describe('sandbox catalog generator', () => {
 
       const byId = new Map<string, CatalogEntry>(built.offers.map((o) => [o.offerId, o]));
       const original = new Map(generated.map((o) => [o.offerId, o]));
-      expect(built.offers).toHaveLength(40 - 6 + 3);
+      expect(built.offers).toHaveLength(2 + 40 - 6 + 3);
       for (const id of affected.remove) expect(byId.has(id)).toBe(false);
       for (const id of affected.rename) {
         expect(byId.get(id)?.name).not.toBe(original.get(id)?.name);
@@ -122,9 +135,14 @@ describe('sandbox catalog generator', () => {
         expect(entry?.offerId).toBe(id);
         expect(entry?.[field]).not.toEqual(original.get(id)?.[field as keyof (typeof generated)[number]]);
       });
+      // Repeated offers head the catalog, in catalog order, and are listed in their own place too, unchanged.
+      expect(built.offers.slice(0, 2)).toEqual(affected.repeat.map((id) => original.get(id)));
+      expect(ids(built.offers.slice(2)).filter((id) => affected.repeat.includes(id))).toEqual(
+        affected.repeat,
+      );
       // Untouched offers are exactly as generated; added ones are valid and come last.
       const untouched = generatedIds.filter((id) => !touched.includes(id));
-      for (const id of untouched) expect(byId.get(id)).toEqual(original.get(id));
+      for (const id of [...untouched, ...affected.repeat]) expect(byId.get(id)).toEqual(original.get(id));
       expect(ids(built.offers.slice(-3))).toEqual(affected.add);
       for (const id of affected.add) expect(byId.get(id)?.status).toBe('Active');
     });

@@ -48,6 +48,7 @@ const catalogSchema: JSONSchemaType<CatalogControlRequest> = {
         discontinue: offerPick as never,
         remove: offerPick as never,
         corrupt: offerPick as never,
+        repeat: offerPick as never,
       },
     },
   },
