@@ -229,8 +229,8 @@ function readKnownPage(bytes: Buffer, knownFingerprint: string): OffersPageRead 
   };
 }
 
-/** Printable ASCII and plain whitespace only. */
-const ASCII = /^[\x09\x0a\x0d\x20-\x7e]*$/;
+/** Printable ASCII only (a value with anything else is read from the UTF-8 decoding). */
+const ASCII = /^[ -~]*$/;
 
 /** Marks the fingerprint's format: a change of the way it is taken changes every fingerprint. */
 const FINGERPRINT_FORMAT = 'esd-offers-page/1';
