@@ -11,22 +11,14 @@
  * The queues live in a Redis database of their own; the SIGKILL test needs `npm run build` first (the worker
  * process runs the compiled plugin, as a host does).
  */
-import { getQueueToken } from '@nestjs/bull';
-import { type INestApplication, Module } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import type { Queue } from 'bull';
-import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DataSource } from 'typeorm';
-import type { CatalogEntry } from '../../sandbox/cis/catalog-generator';
-import { CisSandbox } from '../../sandbox/cis/cis-sandbox';
-import { HOST_DATA_SOURCE, HostController } from '../../sandbox/host/host.controller';
-import { HOST_ENTITIES, HostEventRow, HostProductRow } from '../../sandbox/host/host.entities';
-import { ReferenceHostCatalog, ReferenceHostEvents } from '../../sandbox/host/host-ports';
-import { CreateReferenceHostTables1763990000000 } from '../../sandbox/host/migrations/1763990000000-CreateReferenceHostTables';
-import { principalFromRequest } from '../../sandbox/host/principal';
-import { CatalogRunEntity, type CatalogRunResult } from '../../src/catalog/catalog-run.entity';
+import type { DataSource } from 'typeorm';
+import type { CisSandbox } from '../../sandbox/cis/cis-sandbox';
+import { HostEventRow } from '../../sandbox/host/host.entities';
+import { CatalogRunEntity } from '../../src/catalog/catalog-run.entity';
 import {
   CATALOG_RUN_RECOVERY_GRACE_MS,
   CATALOG_RUN_STALE_MS,
@@ -36,16 +28,17 @@ import {
 import { CATALOG_PAGE_SIZE, CatalogSyncService } from '../../src/catalog/catalog-sync.service';
 import { OfferEntity } from '../../src/catalog/offer.entity';
 import { ERROR_DESCRIPTIONS, EsdErrorCode } from '../../src/common/error-codes';
-import { CATALOG_SYNC_JOB, QUEUES } from '../../src/constants';
-import { MicrosoftEsdModule } from '../../src/microsoft-esd.module';
-import { ESD_ENTITIES } from '../../src/storage/entities';
-import { ESD_MIGRATIONS } from '../../src/storage/migrations';
-import { createTestDatabase, type TestDatabase } from '../support/databases';
-import { ScriptedHostCatalog } from '../support/host-ports';
-import { instanceHelpers, type Json } from '../support/instances';
+import { CATALOG_SYNC_JOB } from '../../src/constants';
+import {
+  catalogRunHelpers,
+  startCatalogTestApp,
+  type CatalogAnswer,
+  type CatalogTestApp,
+} from '../support/catalog-app';
+import type { TestDatabase } from '../support/databases';
+import type { ScriptedHostCatalog } from '../support/host-ports';
 import { sandboxControl } from '../support/sandbox-control';
-import { requireService } from '../support/services';
-import { idleRedisDb, startWorkerProcess, type WorkerProcess } from '../support/worker-process';
+import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
 
 const MARKET = { country: 'GR', language: 'el-GR' };
 const SEED = randomInt(1, 1_000_000);
@@ -53,184 +46,42 @@ const SEED = randomInt(1, 1_000_000);
 const COUNT = 2 * CATALOG_PAGE_SIZE + 500;
 const MINUTE = 60_000;
 
-interface CatalogAnswer {
-  offers: CatalogEntry[];
-}
-
-/** What an offer row says, without what differs per instance (ids, run ids, times). */
-interface OfferState {
-  offerId: string;
-  name: string;
-  offerUri: string;
-  contentHash: string;
-  catalogStatus: string;
-  vendorStatus: string;
-  missing: boolean;
-  pushed: boolean;
-}
-
 describe('Get Services Definition interrupted and resumed (PostgreSQL, Redis, CIS sandbox, reference host)', () => {
+  let t: CatalogTestApp;
   let db: TestDatabase;
   let dataSource: DataSource;
   let sandbox: CisSandbox;
-  let app: INestApplication;
+  let app: CatalogTestApp['app'];
   let queue: Queue;
   let host: ScriptedHostCatalog;
   let runs: CatalogRunsService;
   let redisUrl: string;
+  let secretKey: string;
   let offerPagesAnswered = 0;
-  const secretKey = randomBytes(32).toString('base64');
-  const { call, readyInstance } = instanceHelpers(
-    () => app,
-    () => sandbox,
-  );
-
+  const readyInstance: CatalogTestApp['readyInstance'] = (...args) => t.readyInstance(...args);
   const control = <T>(method: 'post' | 'delete', path: string, body?: unknown) =>
     sandboxControl<T>(sandbox, method, path, body);
-  const setCatalog = (count: number, changes?: Record<string, unknown>) =>
-    control<CatalogAnswer>('post', '/__sandbox/catalog', { ...MARKET, count, seed: SEED, changes });
-
-  async function trigger(instanceId: string): Promise<string> {
-    const res = await call('post', `/esd/instances/${instanceId}/services-definition`);
-    expect(res.status).toBe(202);
-    return res.body.id as string;
-  }
-
-  /** Polls the run until it is finished. */
-  async function finished(runId: string, timeoutMs = 30_000): Promise<CatalogRunEntity> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const run = await dataSource.getRepository(CatalogRunEntity).findOneByOrFail({ id: runId });
-      if (run.status === 'succeeded' || run.status === 'failed') return run;
-      if (Date.now() > deadline)
-        throw new Error(`run ${runId} still ${run.status}: ${JSON.stringify(run.log)}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-
-  async function runToEnd(instanceId: string): Promise<CatalogRunEntity> {
-    const run = await finished(await trigger(instanceId));
-    expect(run.status).toBe('succeeded');
-    return run;
-  }
-
-  /** A result with its lists in a fixed order: pages may be decided in another order after a resume. */
-  function normalized(result: CatalogRunResult | null): CatalogRunResult {
-    expect(result).not.toBeNull();
-    const r = result!;
-    return {
-      ...r,
-      new: [...r.new].sort(),
-      updated: [...r.updated].sort(),
-      discontinued: [...r.discontinued].sort(),
-    };
-  }
-
-  async function offerStates(instanceId: string): Promise<OfferState[]> {
-    const rows = await dataSource
-      .getRepository(OfferEntity)
-      .find({ where: { instanceId }, order: { offerId: 'ASC' } });
-    return rows.map((r) => ({
-      offerId: r.offerId,
-      name: r.name,
-      offerUri: r.offerUri,
-      contentHash: r.contentHash,
-      catalogStatus: r.catalogStatus,
-      vendorStatus: r.vendorStatus,
-      missing: r.missingSince !== null,
-      pushed: r.hostProductRef !== null,
-    }));
-  }
-
-  async function hostStates(instanceId: string): Promise<Json[]> {
-    const rows = await dataSource
-      .getRepository(HostProductRow)
-      .find({ where: { instanceId }, order: { code: 'ASC' } });
-    return rows.map((p) => ({
-      code: p.code,
-      name: p.name,
-      catalogStatus: p.catalogStatus,
-      sellable: p.sellable,
-    }));
-  }
-
-  /** The interrupted instance ended where the uninterrupted one did: result, offers and host products. */
-  async function expectSameOutcome(
-    interrupted: { instanceId: string; run: CatalogRunEntity },
-    uninterrupted: { instanceId: string; run: CatalogRunEntity },
-  ): Promise<void> {
-    expect(normalized(interrupted.run.result)).toEqual(normalized(uninterrupted.run.result));
-    expect(await offerStates(interrupted.instanceId)).toEqual(await offerStates(uninterrupted.instanceId));
-    expect(await hostStates(interrupted.instanceId)).toEqual(await hostStates(uninterrupted.instanceId));
-    // Each offer the result names was written by this run, once: its row carries the run id.
-    const result = interrupted.run.result!;
-    const changed = await dataSource
-      .getRepository(OfferEntity)
-      .findBy({ instanceId: interrupted.instanceId, lastChangedRunId: interrupted.run.id });
-    expect(changed.map((o) => o.offerId).sort()).toEqual(
-      [...result.new, ...result.updated, ...result.discontinued].sort(),
-    );
-  }
+  const { setCatalog, trigger, finished, runToEnd, hostStates, expectSameOutcome } = catalogRunHelpers(
+    () => t,
+    MARKET,
+    SEED,
+  );
 
   const offerIdsOf = (catalog: CatalogAnswer) => catalog.offers.map((o) => o.offerId);
   const log = (run: CatalogRunEntity) => run.log.map((l) => l.message);
 
   beforeAll(async () => {
-    const redis = new URL(await requireService('redis'));
-    redis.pathname = `/${await idleRedisDb(redis.toString())}`;
-    redisUrl = redis.toString();
-    db = await createTestDatabase('postgres');
-    dataSource = new DataSource({
-      ...db.dataSourceOptions,
-      entities: [...ESD_ENTITIES, ...HOST_ENTITIES],
-      migrations: [CreateReferenceHostTables1763990000000, ...ESD_MIGRATIONS],
-    });
-    await dataSource.initialize();
-    await dataSource.runMigrations();
-    sandbox = await CisSandbox.start({
-      rateLimitPerMinute: 0,
+    t = await startCatalogTestApp({
       // Offer pages the sandbox has answered (logged once the answer is sent), for the restarted listing.
-      log: (line) => {
+      sandboxLog: (line) => {
         if (/^GET \S*\/offers 200 /.test(line)) offerPagesAnswered++;
       },
     });
-    host = new ScriptedHostCatalog(new ReferenceHostCatalog(dataSource, 'EUR'));
-
-    @Module({
-      imports: [
-        MicrosoftEsdModule.forRootAsync({
-          useFactory: async () => ({
-            hostApiVersion: '1.0.0',
-            catalog: host,
-            notifier: { send: async () => undefined },
-            events: new ReferenceHostEvents(dataSource),
-            principal: principalFromRequest,
-            secretKey,
-            redis: redisUrl,
-            dataSource,
-            cisTimeoutMs: 5000,
-          }),
-        }),
-      ],
-      controllers: [HostController],
-      providers: [{ provide: HOST_DATA_SOURCE, useValue: dataSource }],
-    })
-    class HostModule {}
-    const moduleRef = await Test.createTestingModule({ imports: [HostModule] }).compile();
-    app = moduleRef.createNestApplication({ logger: ['error'] });
-    queue = app.get<Queue>(getQueueToken(QUEUES.catalog));
-    await queue.isReady();
-    await queue.obliterate({ force: true });
-    await app.init();
-    runs = app.get(CatalogRunsService);
+    ({ db, dataSource, sandbox, app, queue, host, runs, redisUrl, secretKey } = t);
   }, 60_000);
 
   afterAll(async () => {
-    await queue?.obliterate({ force: true }).catch(() => undefined);
-    await app?.close();
-    await sandbox?.close();
-    await dataSource?.destroy();
-    await db?.drop();
+    await t?.close();
   });
 
   afterEach(async () => {
