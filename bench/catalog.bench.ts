@@ -5,8 +5,11 @@
  *      (`INSERT … ON CONFLICT (instance_id, offer_id) DO UPDATE`, 1,000 rows a statement, into a clean table);
  *  (b) the instance's first sync through the real `CatalogSyncService` into a clean table: the CIS sandbox's
  *      listing over HTTPS, the checks, the diff, the host push and the writes;
- *  (c) an unchanged re-sync.
- * Three rounds of (b), (c), (a), the best of each reported: other work on the machine weighs on all three alike.
+ *  (c) an unchanged re-sync, which takes pages as the last run listed them (docs/catalog.md);
+ *  (c′) the same re-sync checking every offer (the last run's page fingerprints dropped first);
+ *  (d) the listing alone with every offer decoded and checked: no database, no diff.
+ * Three rounds of (b), (c), (c′), (d), (a), the best of each reported: other work on the machine weighs on all
+ * alike.
  * Memory is sampled every 10 ms during each sync over a baseline taken after a full collection; a last first
  * sync is sampled after a full collection each time, which gives the heap the run really holds.
  * The host catalog is an in-memory counting implementation: the host's own cost is not the plugin's. The CIS
@@ -257,7 +260,12 @@ export async function catalogBench(): Promise<void> {
 
     const runs = app.get(CatalogRunsService);
     const sync = app.get(CatalogSyncService);
-    const syncOnce = async (expect: 'new' | 'unchanged', probe?: () => void) => {
+    const syncOnce = async (expect: 'new' | 'unchanged', probe?: () => void, checkEvery = false) => {
+      if (checkEvery) {
+        await dataSource.query('UPDATE esd_catalog_run SET page_fingerprints = NULL WHERE instance_id = $1', [
+          instanceId,
+        ]);
+      }
       const run = await runs.createRun(instanceId, 'manual');
       if (!run) throw new Error('the instance has an active run already');
       host.reset();
@@ -274,8 +282,8 @@ export async function catalogBench(): Promise<void> {
       return { ms, peak, host: { ...host }, runId: run.id };
     };
     const clean = () => dataSource.query('TRUNCATE esd_offer CASCADE');
-    // The floor under any re-sync: the instance's own CIS client listing the 50 pages and checking their offers
-    // (HTTPS, JSON, `parseCisOffer`), nothing else — no database, no diff.
+    // What a re-sync that checks every offer cannot go below: the instance's own CIS client listing the 50 pages
+    // and checking their offers (HTTPS, JSON, `parseCisOffer`), nothing else — no database, no diff.
     const { client } = await app.get(InstancesService).clientForInstance(instanceId);
     const listOnce = async () => {
       const { ms, value: listed } = await timed(async () => {
@@ -295,12 +303,14 @@ export async function catalogBench(): Promise<void> {
       limit: number;
       first: Awaited<ReturnType<typeof syncOnce>>;
       again: Awaited<ReturnType<typeof syncOnce>>;
+      checked: Awaited<ReturnType<typeof syncOnce>>;
       listOnly: number;
     }[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       await clean();
       const first = await syncOnce('new');
       const again = await syncOnce('unchanged');
+      const checked = await syncOnce('unchanged', undefined, true);
       const listOnly = await listOnce();
       // The limit writes the rows this first sync wrote (same run id, so the same foreign-key checks).
       const rows = offerRows(instanceId, first.runId, JSON.parse(listing) as CatalogEntry[]);
@@ -308,7 +318,7 @@ export async function catalogBench(): Promise<void> {
       const limit = (await timed(() => bulkUpsert(dataSource, rows))).ms;
       if ((await countRows(dataSource, instanceId)) !== OFFERS)
         throw new Error('the limit upserted too few rows');
-      rounds.push({ limit, first, again, listOnly });
+      rounds.push({ limit, first, again, checked, listOnly });
     }
     // The live heap of a first sync, garbage collected before every sample: what the run holds, not what the
     // collector has yet to reclaim. Not timed (the collections cost time).
@@ -329,6 +339,10 @@ export async function catalogBench(): Promise<void> {
       (r) => r.again,
       (f) => f.ms,
     );
+    const checked = best(
+      (r) => r.checked,
+      (f) => f.ms,
+    );
     const listOnly = best(
       (r) => r.listOnly,
       (ms) => ms,
@@ -345,8 +359,8 @@ export async function catalogBench(): Promise<void> {
     );
     for (const [i, r] of rounds.entries()) {
       line(
-        `round ${i + 1}: limit / first / re-sync / listing`,
-        `${r.limit.toFixed(0)} / ${r.first.ms.toFixed(0)} / ${r.again.ms.toFixed(0)} / ${r.listOnly.toFixed(0)} ms`,
+        `round ${i + 1}: limit / first / re-sync / (c′) / (d)`,
+        `${r.limit.toFixed(0)} / ${r.first.ms.toFixed(0)} / ${r.again.ms.toFixed(0)} / ${r.checked.ms.toFixed(0)} / ${r.listOnly.toFixed(0)} ms`,
       );
     }
     line('(a) limit: bare bulk upsert of the rows', `${limit.toFixed(0)} ms   ${rate(limit)}`);
@@ -359,8 +373,12 @@ export async function catalogBench(): Promise<void> {
       `${again.ms.toFixed(0)} ms   ${rate(again.ms)}   ${(again.ms / first.ms).toFixed(3)}x the first sync (aim < 0.1)`,
     );
     line(
-      '(d) the listing alone (no database, no diff)',
-      `${listOnly.toFixed(0)} ms   ${rate(listOnly)}   ${(listOnly / first.ms).toFixed(3)}x the first sync: the re-sync's floor`,
+      '(c′) unchanged re-sync checking every offer',
+      `${checked.ms.toFixed(0)} ms   ${rate(checked.ms)}   ${(checked.ms / first.ms).toFixed(3)}x the first sync (no page taken as listed)`,
+    );
+    line(
+      '(d) the listing alone, every offer checked',
+      `${listOnly.toFixed(0)} ms   ${rate(listOnly)}   ${(listOnly / first.ms).toFixed(3)}x the first sync: (c′)'s floor (no database, no diff)`,
     );
     line(
       'peak growth during a first sync (worst round)',
@@ -375,8 +393,8 @@ export async function catalogBench(): Promise<void> {
       `${live.peak.heapMb.toFixed(1)} MB (a full collection before every sample)`,
     );
     line(
-      'host calls, first sync / re-sync',
-      `${first.host.calls} (${first.host.products} products, product type sent ${first.host.productTypes}x with ${first.host.typeValues} URIs) / ${again.host.calls}`,
+      'host calls, first sync / re-syncs',
+      `${first.host.calls} (${first.host.products} products, product type sent ${first.host.productTypes}x with ${first.host.typeValues} URIs) / ${again.host.calls} / ${checked.host.calls}`,
     );
   } finally {
     if (app) await closeBenchApp(app);

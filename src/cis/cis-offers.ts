@@ -237,22 +237,44 @@ const FINGERPRINT_FORMAT = 'esd-offers-page/1';
 
 /**
  * SHA-256 (base64url) over a page's bytes with the continuation token's JSON text left out, and where it was:
- * the same offers in the same order give the same fingerprint whatever token the page carried. Null when the
- * token's text is not in the bytes exactly once as `JSON.stringify` writes it (escaped some other way, or
- * repeated inside an offer): the token could then not be told apart with certainty.
+ * the same offers in the same order give the same fingerprint whatever token the page carried. The text left out
+ * is the last one written as `JSON.stringify` writes the token that stands as the value of a `continuationToken`
+ * key — so two pages with one fingerprint are the same bytes but for that one value. Null when there is none
+ * (the token escaped some other way).
  */
 export function offersPageFingerprint(bytes: Buffer, continuationToken: string | undefined): string | null {
   const hash = createHash('sha256');
   if (continuationToken === undefined)
     return hash.update(`${FINGERPRINT_FORMAT} last\n`).update(bytes).digest('base64url');
   const literal = Buffer.from(JSON.stringify(continuationToken), 'utf8');
-  const at = bytes.lastIndexOf(literal);
-  if (at < 0 || bytes.indexOf(literal) !== at) return null;
+  let at = bytes.lastIndexOf(literal);
+  while (at >= 0 && !isTokenValueAt(bytes, at)) at = at > 0 ? bytes.lastIndexOf(literal, at - 1) : -1;
+  if (at < 0) return null;
   return hash
     .update(`${FINGERPRINT_FORMAT} ${at}\n`)
     .update(bytes.subarray(0, at))
     .update(bytes.subarray(at + literal.length))
     .digest('base64url');
+}
+
+const TOKEN_KEY = Buffer.from('"continuationToken"');
+
+/**
+ * Whether the string at `at` is the value of a `continuationToken` key: `"continuationToken"`, a colon, and JSON
+ * whitespace around it, just before. In a page that parsed, that quote can only open a key.
+ */
+function isTokenValueAt(bytes: Buffer, at: number): boolean {
+  let i = skipSpaceBackwards(bytes, at - 1);
+  if (i < 0 || bytes[i] !== 0x3a /* : */) return false;
+  i = skipSpaceBackwards(bytes, i - 1);
+  const start = i + 1 - TOKEN_KEY.length;
+  return start >= 0 && TOKEN_KEY.equals(bytes.subarray(start, i + 1));
+}
+
+function skipSpaceBackwards(bytes: Buffer, from: number): number {
+  let i = from;
+  while (i >= 0 && (bytes[i] === 0x20 || bytes[i] === 0x09 || bytes[i] === 0x0a || bytes[i] === 0x0d)) i--;
+  return i;
 }
 
 function parseJson(text: string): unknown {
@@ -275,16 +297,6 @@ function readEnvelope(body: unknown): { items: unknown[]; continuationToken?: st
     throw new CisShapeError('offers: continuationToken is not a non-empty string');
   }
   return typeof token === 'string' ? { items: body.items, continuationToken: token } : { items: body.items };
-}
-
-/**
- * One page's parsed JSON `{ items: [...], continuationToken? }`. Throws {@link CisShapeError} when the envelope
- * is wrong; single items are checked by {@link parseCisOffer} and never throw.
- */
-export function parseOffersPage(body: unknown): { offers: CisOfferEntry[]; continuationToken?: string } {
-  const { items, continuationToken } = readEnvelope(body);
-  const offers = items.map((item: unknown, index) => parseCisOffer(item, index));
-  return continuationToken !== undefined ? { offers, continuationToken } : { offers };
 }
 
 /**

@@ -16,7 +16,6 @@ export {
   listOffers,
   offersPageFingerprint,
   parseCisOffer,
-  parseOffersPage,
   readOffersPage,
   type CisOffer,
   type CisOfferEntry,

@@ -14,7 +14,7 @@ import {
   CisClient,
   CisError,
   CisShapeError,
-  parseOffersPage,
+  readOffersPage,
   type CisClientOptions,
   type CisOfferEntry,
   type CisOffersPage,
@@ -40,6 +40,11 @@ interface CatalogAnswer {
   version: number;
   offers: CatalogEntry[];
   affected: AffectedOffers;
+}
+
+/** The good offers of a listing. */
+function good(entries: readonly CisOfferEntry[]) {
+  return entries.flatMap((e) => (e.ok ? [e.offer] : []));
 }
 
 const quiet: LoggerService = { log: () => undefined, warn: () => undefined, error: () => undefined };
@@ -117,10 +122,6 @@ describe('CIS offers over HTTPS against the sandbox', () => {
       throw error;
     }
     throw new Error('expected the call to fail');
-  }
-
-  function good(entries: CisOfferEntry[]) {
-    return entries.flatMap((e) => (e.ok ? [e.offer] : []));
   }
 
   it('lists the default catalog of a market in its language; the same offers in another language', async () => {
@@ -389,24 +390,115 @@ describe('CIS offers over HTTPS against the sandbox', () => {
   });
 });
 
-describe('offers page envelope (parse at the edge)', () => {
+describe('offers page bytes (read at the edge)', () => {
+  const bytes = (body: unknown) => Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+  const greek = (id: string, status = 'Active') => ({
+    offerId: id,
+    offerUri: `https://cis.example/offers/${id}`,
+    name: `Office Οικίας & Σπουδαστών 2021 (${id})`,
+    shortDescription: 'Word, Excel και PowerPoint για έναν υπολογιστή.',
+    minQuantity: 1,
+    maxQuantity: 10,
+    isReturnable: true,
+    status,
+  });
+
   it.each<[string, unknown]>([
+    ['not JSON', '{"items": ['],
     ['not an object', [1, 2]],
     ['items missing', { continuationToken: 'x' }],
     ['items not a list', { items: { offerId: 'A' } }],
     ['a token that is not a string', { items: [], continuationToken: 42 }],
     ['an empty token', { items: [], continuationToken: '  ' }],
-  ])('refuses %s', (_case, body) => {
-    expect(() => parseOffersPage(body)).toThrow(CisShapeError);
+  ])('refuses %s, whether or not the page is known', (_case, body) => {
+    expect(() => readOffersPage(bytes(body))).toThrow(CisShapeError);
+    expect(() => readOffersPage(bytes(body), 'a-fingerprint')).toThrow(CisShapeError);
   });
 
   it('reads a last page (no or null token) and keeps malformed items as entries', () => {
-    expect(parseOffersPage({ items: [] })).toEqual({ offers: [] });
-    const page = parseOffersPage({ items: ['nope', { offerId: 'A' }], continuationToken: null });
+    expect(readOffersPage(bytes({ items: [] }))).toMatchObject({ size: 0, offers: [] });
+    const page = readOffersPage(bytes({ items: ['nope', { offerId: 'A' }], continuationToken: null }));
     expect(page.continuationToken).toBeUndefined();
     expect(page.offers).toEqual([
       { ok: false, reason: 'items[0] is not an object' },
       { ok: false, offerId: 'A', reason: expect.stringContaining('name is missing') },
     ]);
+  });
+
+  it('fingerprints the page without its continuation token: another token, the same fingerprint', () => {
+    const items = [greek('A'), greek('B', 'Discontinued')];
+    const first = readOffersPage(bytes({ items, continuationToken: 'token-1' }));
+    const again = readOffersPage(bytes({ items, continuationToken: 'another-token-2' }));
+    expect(first.continuationToken).toBe('token-1');
+    expect(first.fingerprint).toEqual(expect.stringMatching(/^[\w-]{43}$/));
+    expect(again.fingerprint).toBe(first.fingerprint);
+    // Another offer, another order, or the same offers as a last page: another fingerprint.
+    for (const other of [
+      { items: [greek('A'), greek('C', 'Discontinued')], continuationToken: 'token-1' },
+      { items: [...items].reverse(), continuationToken: 'token-1' },
+      { items },
+    ]) {
+      expect(readOffersPage(bytes(other)).fingerprint).not.toBe(first.fingerprint);
+    }
+  });
+
+  it('leaves out the token where it is the continuationToken value, whatever else reads the same', () => {
+    // An offer's text equal to the token, before or after it: only the token's own place is left out.
+    const items = [{ ...greek('A'), name: 'token-1' }];
+    const fingerprints = ['token-1', 'token-2'].flatMap((token) => [
+      readOffersPage(bytes({ items, continuationToken: token })).fingerprint,
+      readOffersPage(bytes(`{"continuationToken" : "${token}", "items":${JSON.stringify(items)}}`))
+        .fingerprint,
+    ]);
+    expect(fingerprints.every((f) => f !== null)).toBe(true);
+    expect(fingerprints[2]).toBe(fingerprints[0]);
+    expect(fingerprints[3]).toBe(fingerprints[1]);
+    expect(fingerprints[1]).not.toBe(fingerprints[0]);
+  });
+
+  it('gives no fingerprint when the token is written with an escape JSON.stringify does not use', () => {
+    const escaped = '{"items":[],"continuationToken":"\\u0074oken"}';
+    expect(readOffersPage(bytes(escaped))).toMatchObject({ continuationToken: 'token', fingerprint: null });
+  });
+
+  it('reads a page with its known fingerprint for IDs and statuses, and decodes its offers only when asked', () => {
+    const body = bytes({ items: [greek('A'), greek('  B  ', 'Discontinued')], continuationToken: 'next' });
+    const plain = readOffersPage(body);
+    expect(plain.known).toBeUndefined();
+    const known = readOffersPage(body, plain.fingerprint);
+    expect(known).toMatchObject({ size: 2, continuationToken: 'next', fingerprint: plain.fingerprint });
+    expect(known.known).toEqual([
+      { offerId: 'A', status: 'Active' },
+      { offerId: 'B', status: 'Discontinued' },
+    ]);
+    // The Greek texts come out as the UTF-8 read gives them.
+    expect(known.offers).toEqual(plain.offers);
+    expect(good(known.offers)[0].name).toMatch(GREEK);
+  });
+
+  it.each<[string, Record<string, unknown>]>([
+    ['an offer ID with a character beyond ASCII', { offerId: 'OFFER-É' }],
+    // Written `OFFER-\\u00c9` in the page: the one-byte read alone cannot tell it from the UTF-8 bytes of É.
+    ['an offer ID escaped to a character beyond ASCII', { offerId: 'OFFER-ESCAPED' }],
+    ['an offer ID that is not a string', { offerId: 7 }],
+    ['an unknown status', { status: 'Retired' }],
+  ])('is not known with %s, though the fingerprint matches', (_case, patch) => {
+    const text = JSON.stringify({
+      items: [greek('A'), { ...greek('B'), ...patch }],
+      continuationToken: 'next',
+    });
+    const body = bytes(text.replace('OFFER-ESCAPED', 'OFFER-\\u00c9'));
+    const plain = readOffersPage(body);
+    const read = readOffersPage(body, plain.fingerprint);
+    expect(read.known).toBeUndefined();
+    expect(read.fingerprint).toBe(plain.fingerprint);
+    expect(read.offers).toEqual(plain.offers);
+  });
+
+  it('is not known when the fingerprint differs, and reads the page as any other', () => {
+    const body = bytes({ items: [greek('A')], continuationToken: 'next' });
+    const read = readOffersPage(body, 'another-fingerprint');
+    expect(read.known).toBeUndefined();
+    expect(read.offers).toEqual(readOffersPage(body).offers);
   });
 });

@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { CisShapeError } from '../../src/cis/cis-http';
-import { parseCisOffer, parseOffersPage } from '../../src/cis/cis-offers';
+import { parseCisOffer, readOffersPage } from '../../src/cis/cis-offers';
 import { parseCisReturnAnswer } from '../../src/cis/cis-returns';
 import { CIS_TOKEN_STATUSES, parseCisToken, parseTokenStatuses } from '../../src/cis/cis-tokens';
 
@@ -160,9 +160,21 @@ describe('Malformed vendor answers: a value of the right shape, or a CisShapeErr
           fc.array(fc.oneof(anyValue, mutated(VALID_OFFER)), { maxLength: 5 }).map((items) => ({ items })),
         ),
         (body) => {
-          const parsed = outcome(() => parseOffersPage(body));
+          // As the bytes Microsoft sends: what JSON can carry of the drawn value (undefined → an empty body).
+          const bytes = Buffer.from(JSON.stringify(body) ?? '');
+          const parsed = outcome(() => readOffersPage(bytes));
           if (parsed.refused) return;
           expect(Array.isArray(parsed.value.offers)).toBe(true);
+          expect(parsed.value.size).toBe(parsed.value.offers.length);
+          // Read again as a known page, the page gives the same offers, and its keys are its offers' own.
+          if (parsed.value.fingerprint !== null) {
+            const known = readOffersPage(bytes, parsed.value.fingerprint);
+            expect(known.offers).toEqual(parsed.value.offers);
+            known.known?.forEach((key, i) => {
+              const entry = parsed.value.offers[i];
+              if (entry.ok) expect(key).toEqual({ offerId: entry.offer.offerId, status: entry.offer.status });
+            });
+          }
           for (const entry of parsed.value.offers) {
             if (!entry.ok) {
               expect(entry.reason.length).toBeGreaterThan(0);
