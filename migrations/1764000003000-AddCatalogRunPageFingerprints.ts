@@ -13,7 +13,7 @@ export class AddCatalogRunPageFingerprints1764000003000 implements MigrationInte
     const c = storageColumns(queryRunner);
     await queryRunner.addColumn(
       'esd_catalog_run',
-      new TableColumn(c.text('page_fingerprints', { isNullable: true })),
+      new TableColumn(c.longText('page_fingerprints', { isNullable: true })),
     );
   }
 
