@@ -6,6 +6,7 @@ import { ESD_DATA_SOURCE_TOKEN } from '../common/esd-data-source';
 import { ERROR_DESCRIPTIONS, EsdErrorCode } from '../common/error-codes';
 import { EsdError } from '../common/esd-error';
 import { ESD_OPTIONS } from '../constants';
+import { loadPluginManifest } from '../host/plugin-manifest';
 import type { HostCatalog, HostProductInput, HostProductRef } from '../host/ports';
 import type { ResolvedEsdOptions } from '../microsoft-esd.options';
 import type { InstanceEntity } from '../settings/instance.entity';
@@ -30,7 +31,6 @@ import {
 } from './catalog-offer-store';
 import { catalogOfferFrom, type SkippedOffer } from './catalog-offer';
 import { readAhead } from './read-ahead';
-import { loadPluginManifest } from '../host/plugin-manifest';
 import {
   ACTIVE_CATALOG_RUN_STATUSES,
   CatalogRunEntity,

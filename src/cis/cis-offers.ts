@@ -185,12 +185,12 @@ export function readOffersPage(bytes: Buffer, knownFingerprint: string | null = 
     const known = readKnownPage(bytes, knownFingerprint);
     if (known) return known;
   }
-  const { items, continuationToken } = readEnvelope(parseJson(bytes.toString('utf8')));
+  const { items, continuationToken } = readUtf8Envelope(bytes);
   return {
     size: items.length,
     ...(continuationToken !== undefined ? { continuationToken } : {}),
     fingerprint: offersPageFingerprint(bytes, continuationToken),
-    offers: items.map((item: unknown, index) => parseCisOffer(item, index)),
+    offers: checkedOffers(items),
   };
 }
 
@@ -221,9 +221,7 @@ function readKnownPage(bytes: Buffer, knownFingerprint: string): OffersPageRead 
     fingerprint: knownFingerprint,
     known: keys,
     get offers() {
-      offers ??= readEnvelope(parseJson(bytes.toString('utf8'))).items.map((item: unknown, index) =>
-        parseCisOffer(item, index),
-      );
+      offers ??= checkedOffers(readUtf8Envelope(bytes).items);
       return offers;
     },
   };
@@ -275,6 +273,15 @@ function skipSpaceBackwards(bytes: Buffer, from: number): number {
   let i = from;
   while (i >= 0 && (bytes[i] === 0x20 || bytes[i] === 0x09 || bytes[i] === 0x0a || bytes[i] === 0x0d)) i--;
   return i;
+}
+
+/** The page decoded as UTF-8, as Microsoft writes it. */
+function readUtf8Envelope(bytes: Buffer): { items: unknown[]; continuationToken?: string } {
+  return readEnvelope(parseJson(bytes.toString('utf8')));
+}
+
+function checkedOffers(items: readonly unknown[]): CisOfferEntry[] {
+  return items.map((item, index) => parseCisOffer(item, index));
 }
 
 function parseJson(text: string): unknown {
